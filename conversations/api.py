@@ -1,0 +1,241 @@
+"""The ingest and read API (/api/v1/). Views validate input and call one service each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from salesrl.api_errors import DomainError
+
+from . import services
+from .models import Conversation, ConversationQuerySet, ConversationStatus, Team
+from .serializers import (
+    CloseInput,
+    ConversationCreateInput,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    ErrorSerializer,
+    ImportReportSerializer,
+    TurnInput,
+    conversation_snapshot,
+    serialize_turns,
+)
+
+User = get_user_model()
+ERRORS = dict.fromkeys((400, 401, 403, 404, 409), ErrorSerializer)
+
+
+class ConversationFilter(serializers.Serializer):
+    """Query parameters shared by the list and the export, so both show the same conversations."""
+
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
+    team = serializers.SlugField(required=False)
+    rep = serializers.CharField(required=False, max_length=150)
+    external_id = serializers.CharField(required=False, max_length=200)
+    started_after = serializers.DateTimeField(required=False)
+    started_before = serializers.DateTimeField(required=False)
+
+    def apply(self, conversations: ConversationQuerySet) -> ConversationQuerySet:
+        params = self.validated_data
+        if "status" in params:
+            conversations = conversations.filter(status=params["status"])
+        if "team" in params:
+            conversations = conversations.filter(team__slug=params["team"])
+        if "rep" in params:
+            conversations = conversations.filter(rep__username=params["rep"])
+        if "external_id" in params:
+            conversations = conversations.filter(external_id=params["external_id"])
+        if "started_after" in params:
+            conversations = conversations.filter(started_at__gte=params["started_after"])
+        if "started_before" in params:
+            conversations = conversations.filter(started_at__lt=params["started_before"])
+        return conversations
+
+
+def filtered_conversations(request: Request) -> ConversationQuerySet:
+    query = ConversationFilter(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.apply(Conversation.objects.visible_to(request.user))
+
+
+def visible_conversation(request: Request, pk: int) -> Conversation:
+    # Someone who may not see a conversation gets 404, not 403: its existence is not revealed.
+    return get_object_or_404(
+        Conversation.objects.visible_to(request.user).select_related("team", "rep"), pk=pk
+    )
+
+
+@extend_schema(parameters=[ConversationFilter])
+class ConversationListCreateApi(ListAPIView):
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self) -> ConversationQuerySet:
+        return (
+            filtered_conversations(self.request)
+            .select_related("team", "rep")
+            .annotate(turn_count=Count("turns"))
+        )
+
+    @extend_schema(
+        request=ConversationCreateInput,
+        responses={201: ConversationSerializer, 200: ConversationSerializer, **ERRORS},
+        description="Open a conversation. Re-posting the same team + external_id returns the "
+        "existing conversation with 200 instead of creating a second one.",
+    )
+    def post(self, request: Request) -> Response:
+        data = ConversationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params: dict[str, Any] = dict(data.validated_data)
+        params.setdefault("rep", request.user)
+        conversation, created = services.create_conversation(actor=request.user, **params)
+        conversation.turn_count = conversation.turns.count()  # type: ignore[attr-defined]
+        return Response(
+            ConversationSerializer(conversation).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ConversationDetailApi(APIView):
+    @extend_schema(responses={200: ConversationDetailSerializer, **ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(conversation_snapshot(visible_conversation(request, pk)))
+
+
+class TurnAppendApi(APIView):
+    @extend_schema(
+        request=TurnInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same as client_key.",
+            )
+        ],
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **ERRORS},
+        description="Append the next turn. Retries are safe: the same client_key (or "
+        "Idempotency-Key header), or the same index with identical content, returns the stored "
+        "turn with 200. A different turn at a taken index, a gap in the indexes or a closed "
+        "conversation is a 409 and changes nothing.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = visible_conversation(request, pk)
+        data = TurnInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        header_key = request.headers.get("Idempotency-Key", "")
+        if header_key:
+            if len(header_key) > 100:
+                raise serializers.ValidationError({"Idempotency-Key": ["At most 100 characters."]})
+            if params["client_key"] and params["client_key"] != header_key:
+                raise serializers.ValidationError(
+                    {"client_key": ["Differs from the Idempotency-Key header."]}
+                )
+            params["client_key"] = header_key
+        turn, created = services.append_turn(conversation=conversation, **params)
+        return Response(
+            serialize_turns([turn])[0], status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class ConversationCloseApi(APIView):
+    @extend_schema(request=CloseInput, responses={200: ConversationSerializer, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = visible_conversation(request, pk)
+        data = CloseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.close_conversation(conversation=conversation, **data.validated_data)
+        conversation.turn_count = conversation.turns.count()  # type: ignore[attr-defined]
+        return Response(ConversationSerializer(conversation).data)
+
+
+class JSONLinesParser(BaseParser):
+    """Keeps a JSONL body as raw bytes; the import validates it line by line."""
+
+    media_type = "application/x-ndjson"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        return stream.read()
+
+
+class JSONLParser(JSONLinesParser):
+    media_type = "application/jsonl"
+
+
+class PlainTextLinesParser(JSONLinesParser):
+    media_type = "text/plain"
+
+
+class ImportQuery(serializers.Serializer):
+    team = serializers.SlugField()
+    rep = serializers.CharField(required=False, max_length=150)
+    partial = serializers.BooleanField(required=False, default=False)
+
+
+class ConversationImportApi(APIView):
+    parser_classes = [JSONLinesParser, JSONLParser, PlainTextLinesParser]
+
+    @extend_schema(
+        parameters=[ImportQuery],
+        request={"application/x-ndjson": OpenApiTypes.BINARY},
+        responses={
+            201: ImportReportSerializer,
+            200: ImportReportSerializer,
+            400: ImportReportSerializer,
+            403: ErrorSerializer,
+        },
+        description="Import historical conversations in the JSONL format (one conversation per "
+        "line). All-or-nothing by default: any bad line stores nothing and every bad line is "
+        "reported (400). With partial=true the good lines are stored and the bad ones reported. "
+        "Ids already present in the team are skipped.",
+    )
+    def post(self, request: Request) -> Response:
+        query = ImportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        team = Team.objects.filter(slug=query.validated_data["team"]).first()
+        if team is None:
+            raise DomainError("No such team.", code="not_found", status_code=404)
+        rep_name = query.validated_data.get("rep")
+        rep = request.user if rep_name is None else User.objects.filter(username=rep_name).first()
+        if rep is None or not services.can_record_for(request.user, team=team, rep=rep):
+            raise DomainError(
+                "You may not import conversations for this rep into this team.",
+                code="forbidden_rep",
+                status_code=403,
+            )
+        body = request.data if isinstance(request.data, bytes) else b""
+        report = services.import_conversations(
+            lines=body.splitlines(), team=team, rep=rep, partial_ok=query.validated_data["partial"]
+        )
+        if not report.stored:
+            code = status.HTTP_400_BAD_REQUEST
+        else:
+            code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
+        return Response(ImportReportSerializer(report).data, status=code)
+
+
+class ConversationExportApi(APIView):
+    @extend_schema(
+        parameters=[ConversationFilter],
+        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR), 400: ErrorSerializer},
+        description="Stream the visible conversations matching the filters as JSONL.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        conversations = filtered_conversations(request).order_by("id")
+        response = StreamingHttpResponse(
+            services.export_conversations(conversations), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = 'attachment; filename="conversations.jsonl"'
+        return response

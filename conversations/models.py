@@ -1,0 +1,230 @@
+"""Teams, who belongs to them, and the conversations and turns they record."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(models.TextChoices):
+    REP = "rep", "Rep"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def managing(self) -> MembershipQuerySet:
+        return self.filter(role__in=[Role.MANAGER, Role.ADMIN])
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.REP)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.team} ({self.role})"
+
+
+def is_org_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Admins see and manage every team: superusers and anyone with an admin membership."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(user=user, role=Role.ADMIN).exists()
+
+
+def managed_team_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
+    """Teams whose conversations this user may see in full (manager or admin of the team)."""
+    if not user.is_authenticated:
+        return []
+    if is_org_admin(user):
+        return list(Team.objects.values_list("id", flat=True))
+    return list(Membership.objects.filter(user=user).managing().values_list("team_id", flat=True))
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Channel(models.TextChoices):
+    CHAT = "chat", "Chat"
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    OTHER = "other", "Other"
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ConversationQuerySet:
+        """A rep sees their own conversations, a manager their teams', an admin everything."""
+        if not user.is_authenticated:
+            return self.none()
+        if is_org_admin(user):
+            return self
+        managed = Membership.objects.filter(user=user).managing().values("team_id")
+        return self.filter(Q(rep=user) | Q(team_id__in=managed))
+
+    def open(self) -> ConversationQuerySet:
+        return self.filter(status=ConversationStatus.OPEN)
+
+    def closed(self) -> ConversationQuerySet:
+        return self.exclude(status=ConversationStatus.OPEN)
+
+    def conversion_rate(self) -> tuple[float | None, int]:
+        """(won / closed, number closed) over the closed conversations of this queryset."""
+        counts = self.closed().aggregate(
+            closed=models.Count("id"), won=models.Count("id", filter=Q(status=ConversationStatus.WON))
+        )
+        if not counts["closed"]:
+            return None, 0
+        return counts["won"] / counts["closed"], counts["closed"]
+
+
+class Conversation(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="conversations")
+    rep = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conversations")
+    # The id the conversation has in the system it came from (dialer, chat tool, import file).
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.CHAT)
+    industry = models.CharField(max_length=80, blank=True, default="")
+    status = models.CharField(
+        max_length=5, choices=ConversationStatus.choices, default=ConversationStatus.OPEN, db_index=True
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "external_id"],
+                condition=~Q(external_id=""),
+                name="conversation_unique_external_id_per_team",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ConversationStatus.OPEN, closed_at__isnull=True)
+                | (~Q(status=ConversationStatus.OPEN) & Q(closed_at__isnull=False)),
+                name="conversation_closed_at_matches_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "status", "-started_at"], name="conv_team_status_started")]
+
+    def __str__(self) -> str:
+        return self.external_id or f"Conversation {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ConversationStatus.OPEN
+
+    @property
+    def converted(self) -> bool | None:
+        """The outcome in the JSONL sense: True (won), False (lost), None (still open)."""
+        if self.is_open:
+            return None
+        return self.status == ConversationStatus.WON
+
+
+class Speaker(models.TextChoices):
+    REP = "rep", "Rep"
+    CUSTOMER = "customer", "Customer"
+
+
+class Turn(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    speaker = models.CharField(max_length=8, choices=Speaker.choices)
+    text = models.TextField()
+    # When the turn was spoken or sent, as reported by the source; created_at is when we stored it.
+    ts = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    # A client-chosen idempotency key: a retried POST with the same key stores nothing twice.
+    client_key = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "index"], name="turn_unique_index"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_key"],
+                condition=~Q(client_key=""),
+                name="turn_unique_client_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_s__isnull=True) | Q(duration_s__gte=0), name="turn_duration_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.index} {self.speaker}"
+
+
+TOKEN_PREFIX = "srl_"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A bearer token for integrations (dialers, chat tools). Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    # The first characters of the token, shown in the admin so a person can tell tokens apart.
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+        """Create a token; returns it with the plain key, which is never retrievable again."""
+        key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=key[:12], key_hash=cls.hash_key(key))
+        return token, key

@@ -1,0 +1,59 @@
+"""Server-rendered pages. Data comes from QuerySet methods and the API serializers."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Case, Count, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from .models import Conversation, ConversationStatus, Speaker, is_org_admin, managed_team_ids
+from .serializers import conversation_snapshot
+
+LIST_LIMIT = 100
+
+
+def _table_context(request: HttpRequest) -> dict[str, object]:
+    visible = Conversation.objects.visible_to(request.user)
+    conversations = (
+        visible.select_related("team", "rep")
+        .annotate(turn_count=Count("turns"))
+        # Open conversations first, newest first within each group.
+        .alias(closed_rank=Case(When(status=ConversationStatus.OPEN, then=Value(0)), default=Value(1)))
+        .order_by("closed_rank", "-started_at", "-id")[:LIST_LIMIT]
+    )
+    return {"conversations": conversations, "total": visible.count(), "limit": LIST_LIMIT}
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    context = _table_context(request)
+    context["is_admin"] = is_org_admin(request.user)
+    context["managed_teams"] = len(managed_team_ids(request.user))
+    return render(request, "conversations/home.html", context)
+
+
+@login_required
+@require_GET
+def conversation_table(request: HttpRequest) -> HttpResponse:
+    """The list's table alone, re-fetched by home.js when a live event arrives."""
+    return render(request, "conversations/_table.html", _table_context(request))
+
+
+@login_required
+@require_GET
+def live(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(
+        Conversation.objects.visible_to(request.user).select_related("team", "rep"), pk=pk
+    )
+    return render(
+        request,
+        "conversations/live.html",
+        {
+            "conversation": conversation,
+            "snapshot": conversation_snapshot(conversation),
+            "speakers": Speaker.choices,
+        },
+    )

@@ -1,0 +1,28 @@
+"""Test settings: the real services, on their own Redis database so a running demo is untouched."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from .settings import *  # noqa: F403
+from .settings import CHANNEL_LAYERS, REDIS_URL, env, envbool
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+
+def _redis_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_URL = env("SALESRL_TEST_REDIS_URL", _redis_db(REDIS_URL, 15))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CHANNEL_LAYERS = {
+    "default": {**CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [REDIS_URL], "prefix": "salesrl-test"}}
+}
+CELERY_BROKER_URL = REDIS_URL
+# Unit tests score inline; tests of the asynchronous path start a real worker (and web server)
+# with SALESRL_CELERY_EAGER=false and switch it off in the test process too.
+CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", True)
+# Serve static files straight from the source folders: tests never run collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

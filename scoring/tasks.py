@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from conversations.models import Turn
+
+from . import services
+
+
+# Scoring is idempotent (one score per turn and scorer version), so a message redelivered after
+# a worker died mid-task is safe to run again: hence acks_late.
+@shared_task(name="scoring.score_turn", ignore_result=True, acks_late=True, max_retries=3)
+def score_turn_task(turn_id: int) -> None:
+    turn = Turn.objects.select_related("conversation").filter(pk=turn_id).first()
+    if turn is None:  # the conversation was deleted before the worker got to it
+        return
+    services.score_turn(turn=turn)

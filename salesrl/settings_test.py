@@ -26,3 +26,5 @@ CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", True)
 # Serve static files straight from the source folders: tests never run collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Threads started by channels and asgiref must not keep test-database connections open.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -45,16 +45,23 @@ class Session:
         form = urllib.parse.urlencode(
             {"username": username, "password": password, "csrfmiddlewaretoken": self.cookie("csrftoken")}
         ).encode()
-        request = urllib.request.Request(self.base_url + "/login/", data=form, headers={"Referer": self.base_url})
+        request = urllib.request.Request(
+            self.base_url + "/login/", data=form, headers={"Referer": self.base_url}
+        )
         self.opener.open(request, timeout=10).read()
         if not self.cookie("sessionid"):
             raise SystemExit(f"could not log in as {username}")
 
     def post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(
-            self.base_url + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json", "X-CSRFToken": self.cookie("csrftoken"),
-                     "Referer": self.base_url},
+            self.base_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-CSRFToken": self.cookie("csrftoken"),
+                "Referer": self.base_url,
+            },
         )
         with self.opener.open(request, timeout=10) as response:
             return json.loads(response.read())
@@ -66,13 +73,19 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
-    return {"p50": round(statistics.median(ordered), 2), "p95": pick(0.95), "p99": pick(0.99),
-            "max": round(ordered[-1], 2)}
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1], 2),
+    }
 
 
 async def measure_conversation(session: Session, team: str, rep: str, turns: int, offset: int) -> list[dict]:
-    conversation = session.post("/api/v1/conversations/", {"team": team, "rep": rep, "external_id": "",
-                                                          "metadata": {"benchmark": True}})
+    conversation = session.post(
+        "/api/v1/conversations/",
+        {"team": team, "rep": rep, "external_id": "", "metadata": {"benchmark": True}},
+    )
     ws_url = session.base_url.replace("http", "ws", 1) + f"/ws/conversations/{conversation['id']}/"
     headers = {"Cookie": f"sessionid={session.cookie('sessionid')}", "Origin": session.base_url}
     samples = []
@@ -83,8 +96,11 @@ async def measure_conversation(session: Session, team: str, rep: str, turns: int
             speaker = "rep" if index % 2 == 0 else "customer"
             text = f"Benchmark turn {offset + index}: what would a pilot with your team look like?"
             started = time.perf_counter()
-            await asyncio.to_thread(session.post, f"/api/v1/conversations/{conversation['id']}/turns/",
-                                    {"speaker": speaker, "text": text, "index": index})
+            await asyncio.to_thread(
+                session.post,
+                f"/api/v1/conversations/{conversation['id']}/turns/",
+                {"speaker": speaker, "text": text, "index": index},
+            )
             posted = time.perf_counter()
             got_turn = got_score = None
             while got_turn is None or got_score is None:
@@ -94,8 +110,13 @@ async def measure_conversation(session: Session, team: str, rep: str, turns: int
                     got_turn = now
                 elif event["type"] == "score" and event["turn_index"] == index:
                     got_score = now
-            samples.append({"post": (posted - started) * 1000, "turn": (got_turn - started) * 1000,
-                            "score": (got_score - started) * 1000})
+            samples.append(
+                {
+                    "post": (posted - started) * 1000,
+                    "turn": (got_turn - started) * 1000,
+                    "score": (got_score - started) * 1000,
+                }
+            )
     session.post(f"/api/v1/conversations/{conversation['id']}/close/", {"outcome": "lost"})
     return samples
 
@@ -132,7 +153,8 @@ async def main() -> None:
         "post_to_score_event_ms": percentiles([s["score"] for s in samples]),
     }
     for key in ("post_response_ms", "post_to_turn_event_ms", "post_to_score_event_ms"):
-        print(f"{key:24} p50 {result[key]['p50']:7.1f}  p95 {result[key]['p95']:7.1f}  p99 {result[key]['p99']:7.1f}")
+        figures = result[key]
+        print(f"{key:24} p50 {figures['p50']:7.1f}  p95 {figures['p95']:7.1f}  p99 {figures['p99']:7.1f}")
     print(json.dumps(result))
 
 

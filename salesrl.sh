@@ -74,7 +74,10 @@ ensure_chromium() {
 
 run_tests() {
   local py="$VENV/bin/python" status=0
-  "$py" -m salesrl.stack services
+  # Services this run starts are stopped when it ends; ones that were already running stay up.
+  mkdir -p "$STATE_DIR/run"
+  "$py" -m salesrl.stack services --record "$STATE_DIR/run/test-services"
+  trap '"$VENV/bin/python" -m salesrl.stack stop-recorded "$STATE_DIR/run/test-services"' EXIT
   say "lint"
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check --quiet . || { say "run: $VENV/bin/ruff format ."; return 1; }

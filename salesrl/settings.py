@@ -15,6 +15,8 @@ import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .stack import StackError, embedded_pg_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -146,7 +148,10 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # Without DATABASE_URL the project's embedded PostgreSQL (with pgvector) is used; `./salesrl.sh`
 # starts it on SALESRL_PG_PORT with its data under the state folder.
-PG_PORT = envint("SALESRL_PG_PORT", 5433, minimum=1, maximum=65535)
+try:
+    PG_PORT = embedded_pg_port(STATE_DIR)
+except StackError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 DATABASE_URL = envurl(
     "DATABASE_URL",
     f"postgres://postgres@127.0.0.1:{PG_PORT}/salesrl",

@@ -11,6 +11,7 @@ This module imports nothing from Django, so it works before the database exists.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -31,6 +32,23 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 PG_SYSTEM_USER = "salesrl_pg"  # PostgreSQL refuses to run as root; as root we run it as this user
 DATABASE_NAME = "salesrl"
+
+
+DEFAULT_PG_PORT = 5433
+
+
+def embedded_pg_port(state_dir: Path) -> int:
+    """The embedded server's port: SALESRL_PG_PORT, else the one it was given when first started
+    (kept in <state>/pg_port, see start_postgres), else 5433. settings.py reads it from here too."""
+    raw = os.environ.get("SALESRL_PG_PORT")
+    if not raw:
+        try:
+            raw = (state_dir / "pg_port").read_text().strip()
+        except OSError:
+            return DEFAULT_PG_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StackError(f"SALESRL_PG_PORT must be a port number, got {raw!r}")
+    return int(raw)
 
 
 class StackError(RuntimeError):
@@ -56,14 +74,15 @@ class Config:
                 raise StackError(f"{name} must be a whole number, got {raw!r}")
             return int(raw)
 
+        state_dir = Path(os.environ.get("SALESRL_STATE_DIR") or BASE_DIR / ".state").resolve()
         pace = os.environ.get("SALESRL_DEMO_PACE") or "2.5"
         try:
             demo_pace = float(pace)
         except ValueError:
             raise StackError(f"SALESRL_DEMO_PACE must be a number of seconds, got {pace!r}") from None
         return cls(
-            state_dir=Path(os.environ.get("SALESRL_STATE_DIR") or BASE_DIR / ".state").resolve(),
-            pg_port=integer("SALESRL_PG_PORT", 5433),
+            state_dir=state_dir,
+            pg_port=embedded_pg_port(state_dir),
             database_url=os.environ.get("DATABASE_URL") or None,
             redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             web_host=os.environ.get("SALESRL_HOST") or "127.0.0.1",
@@ -151,8 +170,13 @@ def _pg_running(config: Config, user: str | None) -> bool:
     return result.returncode == 0
 
 
-def start_postgres(config: Config) -> None:
-    """Start the embedded PostgreSQL (initialising it on first use) and create the database."""
+def start_postgres(config: Config) -> bool:
+    """Start the embedded PostgreSQL (initialising it on first use) and create the database.
+
+    Returns whether it was started (False: it was already running). When the port was not chosen
+    with SALESRL_PG_PORT and another program holds it, a free port is taken and remembered in
+    <state>/pg_port, so every later command (and settings.py) finds the server there.
+    """
     user = _pg_user()
     config.logs.mkdir(parents=True, exist_ok=True)
     log_file = config.logs / "postgres.log"
@@ -184,14 +208,22 @@ def start_postgres(config: Config) -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    started = False
     if _pg_running(config, user):
         say(f"PostgreSQL already running on 127.0.0.1:{config.pg_port}")
     else:
-        if port_open("127.0.0.1", config.pg_port):
-            raise StackError(
-                f"port {config.pg_port} is taken by another program; set SALESRL_PG_PORT to a free port "
-                "(or DATABASE_URL to use your own PostgreSQL with pgvector)"
-            )
+        port = config.pg_port
+        if port_open("127.0.0.1", port):
+            if os.environ.get("SALESRL_PG_PORT"):
+                raise StackError(
+                    f"port {port} (SALESRL_PG_PORT) is taken by another program; choose a free port "
+                    "(or set DATABASE_URL to use your own PostgreSQL with pgvector)"
+                )
+            port = _free_port()
+            say(f"port {config.pg_port} is taken by another program; using {port} instead")
+        (config.state_dir / "pg_port").write_text(str(port))
+        config = dataclasses.replace(config, pg_port=port)
+        os.environ["SALESRL_PG_PORT"] = str(port)  # for child processes of this command
         options = f"-h 127.0.0.1 -p {config.pg_port} -k {config.pgdata}"
         result = subprocess.run(
             _as_pg_user(
@@ -215,7 +247,15 @@ def start_postgres(config: Config) -> None:
         if result.returncode != 0:
             raise StackError(f"PostgreSQL did not start; see {log_file}")
         say(f"PostgreSQL (embedded, with pgvector) started on 127.0.0.1:{config.pg_port}")
+        started = True
     ensure_database(config.embedded_database_url("postgres"), DATABASE_NAME)
+    return started
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def ensure_database(admin_url: str, name: str) -> None:
@@ -285,10 +325,11 @@ def _install_redis_server() -> str:
     return found
 
 
-def start_redis(config: Config) -> None:
+def start_redis(config: Config) -> bool:
+    """Make sure Redis answers; returns whether this call started it."""
     if redis_answers(config.redis_url):
         say(f"Redis answers at {config.redis_url}")
-        return
+        return False
     parts = urlsplit(config.redis_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 6379
     if host not in {"127.0.0.1", "localhost", "::1"}:
@@ -323,7 +364,7 @@ def start_redis(config: Config) -> None:
     for _ in range(50):
         if redis_answers(config.redis_url):
             say(f"Redis started on 127.0.0.1:{port} (no persistence)")
-            return
+            return True
         time.sleep(0.1)
     raise StackError(f"Redis did not start; see {config.logs / 'redis.log'}")
 
@@ -432,18 +473,29 @@ def wait_healthy(config: Config, timeout: float = 90.0) -> dict[str, object]:
 # --- Commands ---------------------------------------------------------------------------------
 
 
-def services(config: Config) -> None:
-    """Start the database and Redis (what the tests need)."""
+def services(config: Config) -> list[str]:
+    """Start the database and Redis (what the tests need); returns the names of those started."""
+    started = []
     if config.database_url:
         check_external_database(config.database_url)
-    else:
-        start_postgres(config)
-    start_redis(config)
+    elif start_postgres(config):
+        started.append("postgres")
+    if start_redis(config):
+        started.append("redis")
+    return started
+
+
+def stop_services(config: Config, names: list[str]) -> None:
+    if "postgres" in names and not config.database_url:
+        stop_postgres(config)
+    if "redis" in names:
+        stop_redis(config)
 
 
 def up(config: Config, *, demo: bool) -> None:
     started = time.monotonic()
     services(config)
+    config = Config.from_env()  # the database may have moved to a free port
     if port_open(config.web_host, config.web_port) and not _read_pid(config.run / "web.pid"):
         raise StackError(f"port {config.web_port} is taken by another program; set SALESRL_PORT")
     manage(config, "migrate", "--noinput", "-v", "0")
@@ -537,7 +589,14 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.add_argument("--no-demo", action="store_true", help="no demo organisation or replayed traffic")
     commands.add_parser("down", help="stop everything this project started")
     commands.add_parser("status", help="show what runs, and the health endpoint's answer")
-    commands.add_parser("services", help="start only PostgreSQL and Redis (what the tests need)")
+    services_parser = commands.add_parser(
+        "services", help="start only PostgreSQL and Redis (what the tests need)"
+    )
+    services_parser.add_argument(
+        "--record", type=Path, help="write the names of the services started to this file"
+    )
+    stop_parser = commands.add_parser("stop-recorded", help="stop the services named in a --record file")
+    stop_parser.add_argument("record", type=Path)
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
@@ -548,7 +607,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return status(config)
         elif args.command == "services":
-            services(config)
+            started = services(config)
+            if args.record:
+                args.record.write_text("\n".join(started))
+        elif args.command == "stop-recorded":
+            if args.record.exists():
+                stop_services(config, args.record.read_text().split())
+                args.record.unlink()
     except StackError as exc:
         print(f"[salesrl] error: {exc}", file=sys.stderr)
         return 1

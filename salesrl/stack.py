@@ -440,6 +440,17 @@ def _child_env(config: Config) -> dict[str, str]:
     return env
 
 
+def worker_argv(*, concurrency: int, name: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The Celery worker command line (shared with the tests, which run the same worker)."""
+    return [sys.executable, "-m", "celery", "-A", "salesrl", "worker", "-l", "info",
+            "--concurrency", str(concurrency), "-n", name, *extra]  # fmt: skip
+
+
+def web_argv(*, host: str, port: int) -> list[str]:
+    """The ASGI server command line: daphne serving HTTP and websockets."""
+    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "salesrl.asgi:application"]
+
+
 def manage(config: Config, *args: str) -> None:
     subprocess.run(
         [sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR, check=True, env=_child_env(config)
@@ -502,38 +513,8 @@ def up(config: Config, *, demo: bool) -> None:
     manage(config, "collectstatic", "--noinput", "-v", "0")
     if demo:
         manage(config, "seed_demo", "--token-file", str(config.state_dir / "demo_token"))
-    _spawn(
-        config,
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "salesrl",
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            str(config.worker_concurrency),
-            "-n",
-            "salesrl@%h",
-        ],
-    )
-    _spawn(
-        config,
-        "web",
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            config.web_host,
-            "-p",
-            str(config.web_port),
-            "salesrl.asgi:application",
-        ],
-    )
+    _spawn(config, "worker", worker_argv(concurrency=config.worker_concurrency, name="salesrl@%h"))
+    _spawn(config, "web", web_argv(host=config.web_host, port=config.web_port))
     wait_healthy(config)
     if demo:
         _spawn(

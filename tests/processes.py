@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from salesrl.celery import app as celery_app
+from salesrl.stack import web_argv, worker_argv
 
 BASE_DIR = Path(settings.BASE_DIR)
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -73,22 +73,9 @@ def _worker_answers() -> bool:
 def celery_worker() -> Iterator[subprocess.Popen]:
     """A real Celery worker (prefork, one child) consuming from the test broker."""
     celery_app.control.purge()  # leftovers of an earlier, interrupted run
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "salesrl",
-        "worker",
-        "-l",
-        "info",
-        "--concurrency",
-        "1",
-        "-n",
-        f"test-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    argv = worker_argv(
+        concurrency=1, name=f"test-{os.getpid()}@%h", extra=("--without-gossip", "--without-mingle")
+    )
     was_eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     try:
@@ -110,6 +97,6 @@ def _port_answers(port: int) -> bool:
 def web_server(port: int | None = None) -> Iterator[str]:
     """daphne serving salesrl.asgi on a free port; yields its base URL."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "salesrl.asgi:application"]
+    argv = web_argv(host="127.0.0.1", port=port)
     with running(f"daphne-{port}", argv, lambda: _port_answers(port)):
         yield f"http://127.0.0.1:{port}"

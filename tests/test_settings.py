@@ -12,16 +12,8 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def start_django(tmp_path: Path, show: str = "DATABASES['default']['PORT']", **env: str):
-    """Start Django in a fresh interpreter with the given environment; it prints settings.<show>."""
-    code = f"import django; django.setup(); from django.conf import settings; print(settings.{show})"
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "salesrl.settings",
-        "SALESRL_STATE_DIR": str(tmp_path),
-    }
-    environment.pop("SALESRL_PG_PORT", None)
-    environment.update(env)
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "salesrl.settings", **env}
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=BASE_DIR,
@@ -30,6 +22,13 @@ def start_django(tmp_path: Path, show: str = "DATABASES['default']['PORT']", **e
         text=True,
         timeout=60,
     )
+
+
+def start_django(tmp_path: Path, show: str = "DATABASES['default']['PORT']", **env: str):
+    """Start Django in a fresh interpreter with the given environment; it prints settings.<show>."""
+    env.setdefault("SALESRL_PG_PORT", "")  # unset: the port comes from the state folder
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{show})"
+    return run_python(code, SALESRL_STATE_DIR=str(tmp_path), **env)
 
 
 @pytest.mark.parametrize(
@@ -75,14 +74,6 @@ def test_web_and_worker_processes_never_import_torch():
         "import salesrl.asgi, salesrl.celery, scoring.tasks, scoring.services;"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
     )
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "salesrl.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -44,16 +44,20 @@ find_python() {
   exit 1
 }
 
-# ensure_venv EXTRAS: a virtualenv with the project installed with those extras ("" or "dev").
-# Re-installs only when pyproject.toml changed or more extras are asked for.
+# ensure_venv EXTRAS: a virtualenv with the project installed with those extras (comma list, may be "").
+# Re-installs only when pyproject.toml changed or an extra is asked for that is not installed yet.
 ensure_venv() {
-  local extras="$1" python stamp want
-  want="$(sha256sum pyproject.toml | cut -c1-16) ${extras:-base}"
+  local extras="$1" python stamp hash installed extra missing=""
+  hash="$(sha256sum pyproject.toml | cut -c1-16)"
   stamp="$VENV/.salesrl-installed"
-  if [ -f "$stamp" ] && { [ "$(cat "$stamp")" = "$want" ] ||
-    { [ -z "$extras" ] && [ "$(cut -d' ' -f1 "$stamp")" = "$(echo "$want" | cut -d' ' -f1)" ]; }; }; then
-    return
-  fi
+  installed=""
+  if [ -f "$stamp" ] && [ "$(cut -d' ' -f1 "$stamp")" = "$hash" ]; then installed="$(cut -d' ' -f2 "$stamp")"; fi
+  for extra in ${extras//,/ }; do
+    case ",$installed," in *",$extra,"*) ;; *) missing=1 ;; esac
+  done
+  if [ -f "$stamp" ] && [ -n "$installed" ] && [ -z "$missing" ]; then return; fi
+  if [ -n "$installed" ] && [ "$installed" != "-" ]; then extras="$installed${extras:+,$extras}"; fi
+  extras="$(echo "$extras" | tr ',' '\n' | { grep -v '^-*$' || true; } | sort -u | paste -sd, -)"
   if [ ! -x "$VENV/bin/python" ]; then
     python="$(find_python)"
     if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then apt_install python3-venv; fi
@@ -65,7 +69,7 @@ ensure_venv() {
   # pip.conf on some machines lists local package folders that may be absent: hide that noise.
   "$VENV/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
   "$VENV/bin/python" -m pip install -q -e ".${extras:+[$extras]}" 2> >(grep -v "is ignored: it is neither" >&2)
-  echo "$want" >"$stamp"
+  echo "$hash ${extras:--}" >"$stamp"
 }
 
 ensure_chromium() {
@@ -100,11 +104,11 @@ command="${1:-help}"
 shift || true
 case "$command" in
   up)
-    ensure_venv ""
+    ensure_venv train
     exec "$VENV/bin/python" -m salesrl.stack up "$@"
     ;;
   test)
-    ensure_venv dev
+    ensure_venv dev,train
     ensure_chromium
     run_tests "$@"
     ;;

@@ -254,3 +254,11 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "salesrl.staticfiles.PlotlyFinder",
 ]
+
+# --- Scoring ----------------------------------------------------------------------------------
+# Trained model versions (policy.onnx + model.json) and the exported local embedding model.
+SALESRL_MODELS_DIR = Path(env("SALESRL_MODELS_DIR", str(STATE_DIR / "models")))
+# Which embedding backend scores turns: local (all-MiniLM-L6-v2, ONNX int8, offline), openai, azure.
+SALESRL_EMBEDDER = env("SALESRL_EMBEDDER", "local")
+if SALESRL_EMBEDDER not in {"local", "openai", "azure"}:
+    raise ImproperlyConfigured(f"SALESRL_EMBEDDER must be local, openai or azure, got {SALESRL_EMBEDDER!r}")

@@ -442,8 +442,21 @@ def _child_env(config: Config) -> dict[str, str]:
 
 def worker_argv(*, concurrency: int, name: str, extra: tuple[str, ...] = ()) -> list[str]:
     """The Celery worker command line (shared with the tests, which run the same worker)."""
-    return [sys.executable, "-m", "celery", "-A", "salesrl", "worker", "-l", "info",
-            "--concurrency", str(concurrency), "-n", name, *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "salesrl",
+        "worker",
+        "-l",
+        "info",
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        name,
+        *extra,
+    ]
 
 
 def web_argv(*, host: str, port: int) -> list[str]:
@@ -513,6 +526,9 @@ def up(config: Config, *, demo: bool) -> None:
     manage(config, "collectstatic", "--noinput", "-v", "0")
     if demo:
         manage(config, "seed_demo", "--token-file", str(config.state_dir / "demo_token"))
+    # The local embedding model is exported once; without an active model one is trained on
+    # simulated conversations (a few minutes the first time, nothing afterwards).
+    manage(config, "ensure_model")
     _spawn(config, "worker", worker_argv(concurrency=config.worker_concurrency, name="salesrl@%h"))
     _spawn(config, "web", web_argv(host=config.web_host, port=config.web_port))
     wait_healthy(config)

@@ -2,8 +2,105 @@
 
 from __future__ import annotations
 
-from django.db import models
+from pathlib import Path
+
+from pgvector.django import HalfVectorField
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
+
+
+class ScoringModelQuerySet(models.QuerySet["ScoringModel"]):
+    def active(self) -> ScoringModel | None:
+        return self.filter(is_active=True).first()
+
+
+class ScoringModel(models.Model):
+    """A trained policy network: where its files are, what it scored in evaluation, if it is live."""
+
+    version = models.CharField(max_length=100, unique=True)
+    # The version folder (policy.onnx, policy.int8.onnx, model.json), relative to SALESRL_MODELS_DIR
+    # when inside it, so a moved state folder keeps working.
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, help_text="of the served ONNX file")
+    sidecar = models.JSONField(default=dict)
+    # Evaluation reports by name ("validation", "crossval:<file>", …): AUC, Brier, ECE, by position.
+    metrics = models.JSONField(default=dict, blank=True)
+    training_source = models.CharField(max_length=300, blank=True, default="")
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScoringModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_scoring_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.version + (" (active)" if self.is_active else "")
+
+    @property
+    def folder(self) -> Path:
+        path = Path(self.path)
+        return path if path.is_absolute() else Path(settings.SALESRL_MODELS_DIR) / path
+
+    @transaction.atomic
+    def activate(self) -> None:
+        """Make this the model that scores live turns (the previous one stops at once)."""
+        ScoringModel.objects.filter(is_active=True).exclude(pk=self.pk).update(is_active=False)
+        self.is_active = True
+        self.activated_at = timezone.now()
+        self.save(update_fields=["is_active", "activated_at"])
+
+
+class EmbeddingCache(models.Model):
+    """Embeddings by (embedder, sha256 of the exact text): no text is embedded twice.
+
+    halfvec holds any width up to 16,000 (OpenAI's 3,072 included) at half the storage of vector.
+    """
+
+    embedder = models.CharField(max_length=100)
+    content_hash = models.CharField(max_length=64)
+    vector = HalfVectorField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["embedder", "content_hash"], name="embedding_cache_unique_text")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.embedder} {self.content_hash[:12]}"
+
+
+class ConversationState(models.Model):
+    """The incremental state encoder of one conversation for one model version (see scoring.ml.state).
+
+    Kept between turns so scoring turn t folds in one turn instead of re-encoding turns 0..t-1.
+    """
+
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    model_version = models.CharField(max_length=100)
+    turns_seen = models.PositiveIntegerField(default=0)
+    encoder = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "model_version"], name="conversation_state_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.model_version} @{self.turns_seen}"
 
 
 class Score(models.Model):
@@ -13,7 +110,8 @@ class Score(models.Model):
     model_version = models.CharField(max_length=100)
     # None when the scorer has nothing honest to say (no model and no closed history yet).
     probability = models.FloatField(null=True, blank=True)
-    confidence = models.FloatField(default=0.0)
+    # None until a confidence is estimated for this kind of score; 0 for the baseline.
+    confidence = models.FloatField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
     scored_at = models.DateTimeField(default=timezone.now)
     # Time from the turn being stored to the score being stored, in milliseconds.

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, Turn
 
-from .models import Score
+from .ml.embeddings import CachedEmbedder, Embedder, content_hash, load_embedder
+from .ml.inference import ArtifactError, PolicyModel, Prediction
+from .ml.state import StateEncoder, StateSpec
+from .models import ConversationState, EmbeddingCache, Score, ScoringModel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ScoreResult:
     probability: float | None
-    confidence: float
+    confidence: float | None
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -43,6 +54,9 @@ class BaselineScorer:
 
     version = "baseline:team-rate"
 
+    def __init__(self, problem: str = "") -> None:
+        self.problem = problem
+
     def score(self, turn: Turn) -> ScoreResult:
         conversation = turn.conversation
         history = Conversation.objects.exclude(pk=conversation.pk)
@@ -60,15 +74,134 @@ class BaselineScorer:
                 "kind": "baseline",
                 "basis": basis,
                 "closed_conversations": closed,
-                "note": "No model trained yet: this is the historical conversion rate, not a "
+                "note": self.problem
+                or "No model trained yet: this is the historical conversion rate, not a "
                 "prediction for this conversation.",
             },
         )
 
 
+class ModelScorer:
+    """The active trained policy network, fed by the incremental state encoder of each conversation."""
+
+    def __init__(self, model: PolicyModel, embedder: Embedder) -> None:
+        self.model = model
+        self.embedder = embedder
+        self.version = model.version
+
+    def score(self, turn: Turn) -> ScoreResult:
+        with transaction.atomic():
+            row, _ = ConversationState.objects.select_for_update().get_or_create(
+                conversation_id=turn.conversation_id, model_version=self.version
+            )
+            if row.turns_seen > turn.index:
+                # Already folded in (a redelivered task, or a later turn caught up first): replay the
+                # prefix from scratch rather than touch the stored state.
+                encoder, prediction = self._fold(StateEncoder(self.model.spec), turn, start=0)
+            else:
+                encoder = (
+                    StateEncoder.from_dict(self.model.spec, row.encoder)
+                    if row.turns_seen
+                    else StateEncoder(self.model.spec)
+                )
+                encoder, prediction = self._fold(encoder, turn, start=row.turns_seen)
+                row.encoder = encoder.to_dict()
+                row.turns_seen = encoder.turns_seen
+                row.updated_at = timezone.now()
+                row.save(update_fields=["encoder", "turns_seen", "updated_at"])
+        heads = prediction.head_probs[0]
+        return ScoreResult(
+            probability=float(prediction.probability[0]),
+            confidence=None,  # calibrated confidence is estimated separately (issue 4)
+            details={
+                "kind": "model",
+                "model_version": self.version,
+                "head_probabilities": [round(float(h), 4) for h in heads],
+                "ensemble_spread": round(float(np.std(heads)), 4),
+                "value": round(float(prediction.value[0]), 4),
+                "embedder": self.embedder.name,
+            },
+        )
+
+    def _fold(self, encoder: StateEncoder, turn: Turn, *, start: int) -> tuple[StateEncoder, Prediction]:
+        """Fold turns start..turn.index into `encoder`, predicting after each; the last prediction wins."""
+        turns = list(
+            Turn.objects.filter(conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index)
+            .order_by("index")
+            .only("index", "speaker", "text", "ts")
+        )
+        vectors = embed_texts([t.text for t in turns], self.embedder)
+        prediction = None
+        for item, vector in zip(turns, vectors, strict=True):
+            static = encoder.update(
+                speaker=item.speaker,
+                text=item.text,
+                embedding=vector,
+                ts=item.ts.timestamp() if item.ts else None,
+            )
+            prediction = self.model.predict(encoder.full_state(static)[None, :])
+            encoder.record_probability(float(prediction.probability[0]))
+        assert prediction is not None  # turn itself is always among `turns`
+        return encoder, prediction
+
+
+_embedders: dict[str, Embedder] = {}
+_models: dict[str, PolicyModel] = {}
+
+
+def current_embedder() -> Embedder:
+    """The configured embedding backend, loaded once per process (with an in-memory LRU)."""
+    kind = settings.SALESRL_EMBEDDER
+    if kind not in _embedders:
+        _embedders[kind] = CachedEmbedder(load_embedder(kind, state_dir=Path(settings.STATE_DIR)))
+    return _embedders[kind]
+
+
+def embed_texts(texts: list[str], embedder: Embedder) -> np.ndarray:
+    """Embeddings for `texts`, from the database cache where present; the rest embedded and stored."""
+    hashes = [content_hash(text) for text in texts]
+    stored = {
+        row.content_hash: np.asarray(
+            row.vector.to_list() if hasattr(row.vector, "to_list") else row.vector, dtype=np.float32
+        )
+        for row in EmbeddingCache.objects.filter(embedder=embedder.name, content_hash__in=set(hashes))
+    }
+    missing = sorted({(h, t) for h, t in zip(hashes, texts, strict=True) if h not in stored})
+    if missing:
+        # Rounded to half precision as stored (halfvec), so a text embedded now and the same text read
+        # back from the cache later give the same state.
+        vectors = embedder.embed([text for _, text in missing]).astype(np.float16).astype(np.float32)
+        EmbeddingCache.objects.bulk_create(
+            [
+                EmbeddingCache(embedder=embedder.name, content_hash=h, vector=v.tolist())
+                for (h, _), v in zip(missing, vectors, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        stored.update({h: v for (h, _), v in zip(missing, vectors, strict=True)})
+    return np.stack([stored[h] for h in hashes]).astype(np.float32)
+
+
+def load_policy(model: ScoringModel, embedder: Embedder) -> PolicyModel:
+    """The ONNX session of a registered model, loaded once per process and checked against the runtime."""
+    if model.version not in _models:
+        expect = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
+        _models[model.version] = PolicyModel.load(model.folder, expect=expect)
+    return _models[model.version]
+
+
 def active_scorer() -> TurnScorer:
-    """The scorer the live path uses. Trained model versions replace the baseline (issue 3)."""
-    return BaselineScorer()
+    """The scorer the live path uses: the active trained model, else the honest baseline."""
+    model = ScoringModel.objects.active()
+    if model is None:
+        return BaselineScorer()
+    try:
+        embedder = current_embedder()
+        return ModelScorer(load_policy(model, embedder), embedder)
+    except (ArtifactError, OSError, ValueError) as exc:
+        # A broken or mismatched artifact must not stop scoring: fall back loudly, and say why.
+        logger.error("active model %s cannot serve: %s; using the baseline", model.version, exc)
+        return BaselineScorer(problem=f"The active model {model.version} cannot serve: {exc}")
 
 
 def score_payload(score: Score) -> dict[str, Any]:
@@ -127,3 +260,85 @@ def latest_scores_for_turns(turns: Sequence[Turn]) -> dict[int, dict[str, Any]]:
     for score in scores:
         latest[score.turn_id] = score_payload(score)
     return latest
+
+
+# --- Training and registering model versions (torch is imported only inside these functions) ----
+
+
+def training_records_from_database(*, team_slug: str | None = None) -> list[dict[str, Any]]:
+    """Closed conversations in the JSONL interchange shape (imported ones keep meta.leak_turn)."""
+    from conversations.services import export_conversation_line
+
+    closed = Conversation.objects.closed().select_related("team", "rep").prefetch_related("turns")
+    if team_slug:
+        closed = closed.filter(team__slug=team_slug)
+    return [json.loads(export_conversation_line(c)) for c in closed.iterator(chunk_size=500)]
+
+
+def train_and_register(
+    *,
+    records: list[dict[str, Any]],
+    source: str,
+    activate: bool = False,
+    ppo: bool = True,
+    epochs: int | None = None,
+    ppo_iterations: int | None = None,
+    drop_last: bool = False,
+    progress: bool = True,
+) -> ScoringModel:
+    """Train on `records` (supervised, then PPO), export to ONNX, register, optionally activate."""
+    from .ml.dataset import encode_conversations
+    from .ml.export import export_model
+    from .ml.protocol import honest_turns
+    from .ml.train import TrainConfig, train_model
+
+    embedder = current_embedder()
+    spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
+    data = encode_conversations(
+        records,
+        turns_of=lambda r: honest_turns(r, drop_last=drop_last),
+        embedder=embedder,
+        spec=spec,
+        progress=progress,
+    )
+    if len(data) < 20 or len(set(data.labels.tolist())) < 2:
+        raise ValueError(f"need at least 20 conversations with both outcomes to train, got {len(data)}")
+    config = TrainConfig()
+    if epochs is not None:
+        config.epochs = epochs
+    if ppo_iterations is not None:
+        config.ppo_iterations = ppo_iterations
+    result = train_model(data, config, progress=progress, ppo_stage=ppo)
+    folder = export_model(
+        result,
+        spec,
+        Path(settings.SALESRL_MODELS_DIR) / "scoring",
+        training={
+            "source": source,
+            "conversations": len(data),
+            "states": len(data.static),
+            "drop_last": drop_last,
+        },
+    )
+    return register_model(folder=folder, source=source, activate=activate)
+
+
+def register_model(*, folder: Path, source: str = "", activate: bool = False) -> ScoringModel:
+    """Record a model version folder (checked by loading it) and optionally make it live."""
+    policy = PolicyModel.load(folder)
+    models_dir = Path(settings.SALESRL_MODELS_DIR).resolve()
+    resolved = folder.resolve()
+    path = str(resolved.relative_to(models_dir)) if resolved.is_relative_to(models_dir) else str(resolved)
+    model, _ = ScoringModel.objects.update_or_create(
+        version=policy.version,
+        defaults={
+            "path": path,
+            "sha256": policy.sidecar["files"][policy.sidecar["served"]],
+            "sidecar": policy.sidecar,
+            "metrics": policy.sidecar.get("metrics", {}),
+            "training_source": source[:300],
+        },
+    )
+    if activate:
+        model.activate()
+    return model

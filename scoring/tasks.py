@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from conversations.models import Turn
 
@@ -15,3 +18,16 @@ def score_turn_task(turn_id: int) -> None:
     if turn is None:  # the conversation was deleted before the worker got to it
         return
     services.score_turn(turn=turn)
+
+
+@worker_process_init.connect
+def warm_up(**kwargs: object) -> None:
+    """Load the embedder and the active model when a worker process starts, not on its first turn."""
+    from django.db import connection
+
+    try:
+        services.active_scorer()
+    except Exception:  # a cold start must not kill the worker; the task will report the problem
+        logging.getLogger(__name__).exception("warm-up failed")
+    finally:
+        connection.close()  # prefork children must not share the parent's connection

@@ -80,9 +80,18 @@
       els.note.textContent =
         d.basis === "none"
           ? "No model trained yet, and no closed conversations to compute a conversion rate from: no probability is shown."
+          : d.note && d.note.indexOf("cannot serve") >= 0
+          ? d.note + " The line shows the " + d.basis + "'s historical conversion rate instead."
           : "No model trained yet: the line is the " + d.basis + "'s historical conversion rate (" +
             d.closed_conversations + " closed conversations), not a prediction for this conversation. Confidence: 0.";
       els.note.hidden = false;
+      els.note.dataset.kind = "baseline";
+    } else if (lastScore && lastScore.details && lastScore.details.kind === "model") {
+      els.note.textContent =
+        "Model " + lastScore.model_version + " · spread of its ensemble on this turn: " +
+        (lastScore.details.ensemble_spread * 100).toFixed(1) + " pts. Confidence is not calibrated yet.";
+      els.note.hidden = false;
+      els.note.dataset.kind = "model";
     } else {
       els.note.hidden = true;
     }

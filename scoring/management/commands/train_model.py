@@ -1,0 +1,59 @@
+"""Train a scoring model from a JSONL file or the database's closed conversations, and register it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scoring import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the policy/value networks (supervised on every prefix, then PPO), export them to ONNX in "
+        "SALESRL_MODELS_DIR/scoring/<version>, register the version, and optionally activate it. Needs the "
+        "training dependencies (pip install -e '.[train]', which ./salesrl.sh up installs)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--data", type=Path, help="JSONL file of conversations with outcomes")
+        source.add_argument("--from-db", action="store_true", help="the closed conversations in the database")
+        parser.add_argument("--team", help="with --from-db: only this team's conversations (slug)")
+        parser.add_argument("--activate", action="store_true", help="make the new version score live turns")
+        parser.add_argument("--no-ppo", action="store_true", help="supervised pre-training only")
+        parser.add_argument("--epochs", type=int, help="supervised epochs (default 8, early-stopped)")
+        parser.add_argument("--ppo-iterations", type=int, help="PPO iterations (default 20)")
+        parser.add_argument("--drop-last", action="store_true", help="drop each conversation's last turn")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from scoring.ml.protocol import load_jsonl
+
+        if options["data"]:
+            records, source = load_jsonl(options["data"]), str(options["data"])
+        else:
+            records = services.training_records_from_database(team_slug=options["team"])
+            source = "database" + (f" (team {options['team']})" if options["team"] else "")
+        try:
+            model = services.train_and_register(
+                records=records,
+                source=source,
+                activate=options["activate"],
+                ppo=not options["no_ppo"],
+                epochs=options["epochs"],
+                ppo_iterations=options["ppo_iterations"],
+                drop_last=options["drop_last"],
+                progress=options["verbosity"] > 0,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        validation = model.metrics.get("validation", {})
+        for stage, report in validation.items():
+            self.stdout.write(
+                f"{stage:10} validation AUC {report['auc']:.3f}  Brier {report['brier']:.4f}  "
+                f"log loss {report['log_loss']:.4f}  ECE {report['ece']:.4f}"
+            )
+        state = "active" if model.is_active else "registered (not active)"
+        self.stdout.write(f"{model.version} {state}: {model.folder}")

@@ -1,0 +1,262 @@
+"""Evaluate scoring models honestly, against the TF-IDF + logistic regression baseline.
+
+    # k-fold cross-validation by conversation: trains a model per fold (the protocol of
+    # shared/data/README.md) and scores every honest prefix of the held-out conversations
+    python -m scoring.ml.evaluate --data dealornodeal.jsonl --crossval 5 --out report.json --html report.html
+
+    # one trained model on a held-out file (the baseline is trained on --baseline-data)
+    python -m scoring.ml.evaluate --data test.jsonl --model .state/models/scoring/<version> \
+        --baseline-data train.jsonl --out report.json
+
+Prefixes are cut at meta.leak_turn (and, for DealOrNoDeal, without the last turn) so that no
+prefix contains the outcome stated in words. The report has AUC, Brier, log loss, ECE and
+accuracy over all prefixes and at 25/50/75/100 % of each conversation, the baseline's figures on
+the same rows, the supervised-only vs PPO ablation (cross-validation), and `confidence_auroc` of
+the ensemble's agreement (uncalibrated: the calibrated confidence is a later addition).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .baseline import TfidfLogisticBaseline
+from .dataset import EncodedConversations, encode_conversations
+from .embeddings import CachedEmbedder, Embedder, load_embedder
+from .protocol import EvalRows, HonestConversation, drop_last_for, kfold_by_conversation, load_jsonl, usable
+from .state import StateSpec
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a report: overall and by position (for ablations and notes)."""
+    keys = ("auc", "brier", "log_loss", "ece", "accuracy")
+    return {
+        **{key: report.get(key) for key in keys},
+        "by_position": {
+            name: {key: block.get(key) for key in keys} for name, block in report["by_position"].items()
+        },
+    }
+
+
+def encode(
+    conversations: Sequence[HonestConversation], embedder: Embedder, progress: bool
+) -> EncodedConversations:
+    spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
+    records = [{"id": c.id, "turns": c.turns, "converted": bool(c.label)} for c in conversations]
+    return encode_conversations(
+        records, turns_of=lambda r: r["turns"], embedder=embedder, spec=spec, progress=progress
+    )
+
+
+def rows_for(data: EncodedConversations, probabilities: np.ndarray) -> EvalRows:
+    return EvalRows.from_flat(data.labels, data.lengths, probabilities)
+
+
+def agreement(head_probs: np.ndarray) -> np.ndarray:
+    """Ensemble agreement as a confidence score: 1 - 2·std of the heads (1 when they all agree)."""
+    return np.clip(1.0 - 2.0 * head_probs.std(axis=1), 0.0, 1.0)
+
+
+def crossval(
+    conversations: Sequence[HonestConversation],
+    embedder: Embedder,
+    *,
+    k: int,
+    seed: int,
+    config: Any,
+    ppo_stage: bool,
+    progress: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train and score a model per fold; returns (report, per-fold details)."""
+    from .train import head_probabilities, predict_rows, train_model
+
+    data = encode(conversations, embedder, progress)
+    folds = kfold_by_conversation(len(data), k, seed, labels=data.labels)
+    model_parts, supervised_parts, baseline_parts, confidence_parts, fold_info = [], [], [], [], []
+    for number, (train_idx, test_idx) in enumerate(folds, start=1):
+        if progress:
+            print(f"fold {number}/{k}: training on {len(train_idx)} conversations", file=sys.stderr)
+        train, test = data.subset(train_idx), data.subset(test_idx)
+        result = train_model(train, config, progress=progress, ppo_stage=ppo_stage)
+        probabilities = predict_rows(result.net, test)
+        model_parts.append(rows_for(test, probabilities))
+        confidence_parts.append(agreement(head_probabilities(result.net, test, probabilities)))
+        supervised = result.supervised_net if result.supervised_net is not None else result.net
+        supervised_parts.append(rows_for(test, predict_rows(supervised, test)))
+        baseline = TfidfLogisticBaseline().fit_conversations([conversations[i] for i in train_idx])
+        baseline_parts.append(baseline.score_conversations([conversations[i] for i in test_idx]))
+        fold_info.append(
+            {
+                "fold": number,
+                "chosen_stage": result.chosen,
+                "seconds": round(result.seconds, 1),
+                "validation": result.validation,
+            }
+        )
+    rows = EvalRows.concatenate(model_parts)
+    report = rows.report(
+        baseline=EvalRows.concatenate(baseline_parts),
+        confidence=np.concatenate(confidence_parts),
+        model={
+            "name": "salesrl-policy",
+            "embedder": embedder.name,
+            "chosen_stage_by_fold": [f["chosen_stage"] for f in fold_info],
+            "confidence": "ensemble agreement, uncalibrated",
+        },
+        protocol={"mode": f"{k}-fold cross-validation by conversation (stratified)", "seed": seed},
+    )
+    report["ablation"] = {
+        "supervised_only": summary(EvalRows.concatenate(supervised_parts).report()),
+        "supervised_then_ppo_or_kept": summary(report),
+        "note": "per fold, the PPO-fine-tuned network is kept unless its validation log loss is worse",
+    }
+    return report, {"folds": fold_info}
+
+
+def evaluate_model(
+    conversations: Sequence[HonestConversation],
+    model_dir: Path,
+    embedder: Embedder,
+    *,
+    baseline_conversations: Sequence[HonestConversation] | None,
+    progress: bool,
+) -> dict[str, Any]:
+    from .inference import PolicyModel
+
+    spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
+    model = PolicyModel.load(model_dir, expect=spec)
+    data = encode(conversations, embedder, progress)
+    probabilities = model.predict_conversations(data)
+    from .dataset import with_previous
+
+    positions = data.row_position()
+    heads = np.zeros((len(probabilities), model.sidecar["heads"]), dtype=np.float32)
+    for t in range(int(data.lengths.max())):
+        rows = np.flatnonzero(positions == t)
+        heads[rows] = model.predict(
+            with_previous(data.static[rows], probabilities, rows, t, spec.n_previous)
+        ).head_probs
+    rows = rows_for(data, probabilities)
+    baseline_rows = None
+    if baseline_conversations:
+        baseline = TfidfLogisticBaseline().fit_conversations(baseline_conversations)
+        baseline_rows = baseline.score_conversations(conversations)
+    return rows.report(
+        baseline=baseline_rows,
+        confidence=agreement(heads),
+        model={
+            "name": "salesrl-policy",
+            "version": model.version,
+            "embedder": embedder.name,
+            "confidence": "ensemble agreement, uncalibrated",
+        },
+        protocol={"mode": "held-out file"},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .train import TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="python -m scoring.ml.evaluate",
+        description="Evaluate a scoring model on a JSONL file (honest prefixes, per turn position, against "
+        "the TF-IDF + logistic regression baseline) and write a JSON report (and optionally an HTML "
+        "reliability diagram).",
+    )
+    parser.add_argument("--data", type=Path, required=True, help="JSONL file of conversations with outcomes")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--model", type=Path, help="a model version folder (policy.onnx + model.json)")
+    mode.add_argument("--crossval", type=int, metavar="K", help="train and test a model per fold (K folds)")
+    parser.add_argument("--baseline-data", type=Path, help="with --model: the baseline's training file")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the JSON report")
+    parser.add_argument("--html", type=Path, help="also write a reliability diagram and AUC by position here")
+    parser.add_argument(
+        "--drop-last",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="drop each conversation's last turn (auto: DealOrNoDeal only, as its README says)",
+    )
+    parser.add_argument("--min-turns", type=int, default=2, help="skip conversations with fewer honest turns")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".state"), help="where the embedding model lives"
+    )
+    parser.add_argument("--embedder", default="local", choices=["local", "openai", "azure"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ppo", action="store_true", help="crossval: supervised pre-training only")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--ppo-iterations", type=int, default=TrainConfig.ppo_iterations)
+    parser.add_argument("--limit", type=int, help="use only the first N usable conversations (quick runs)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    drop_last = drop_last_for(args.data) if args.drop_last == "auto" else args.drop_last == "yes"
+    records = load_jsonl(args.data)
+    conversations = usable(records, drop_last=drop_last, min_turns=args.min_turns)[: args.limit]
+    embedder = CachedEmbedder(load_embedder(args.embedder, state_dir=args.state_dir))
+    progress = not args.quiet
+    if args.crossval:
+        config = TrainConfig(epochs=args.epochs, ppo_iterations=args.ppo_iterations, seed=args.seed)
+        report, details = crossval(
+            conversations,
+            embedder,
+            k=args.crossval,
+            seed=args.seed,
+            config=config,
+            ppo_stage=not args.no_ppo,
+            progress=progress,
+        )
+        report["folds"] = details["folds"]
+    else:
+        baseline_conversations = None
+        if args.baseline_data:
+            baseline_conversations = usable(
+                load_jsonl(args.baseline_data), drop_last=drop_last, min_turns=args.min_turns
+            )
+        report = evaluate_model(
+            conversations,
+            args.model,
+            embedder,
+            baseline_conversations=baseline_conversations,
+            progress=progress,
+        )
+    report["data"] = {
+        "file": str(args.data),
+        "records": len(records),
+        "usable": len(conversations),
+        "drop_last": drop_last,
+        "min_turns": args.min_turns,
+        "positive_rate": float(np.mean([c.label for c in conversations])),
+    }
+    report["seconds"] = round(time.monotonic() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    if args.html:
+        from .report import write_reliability_html
+
+        reports = {"model": report}
+        if report.get("baseline"):
+            reports["baseline (TF-IDF + LR)"] = report["baseline"]
+        write_reliability_html(args.html, reports, title=f"SalesRL evaluation: {args.data.name}")
+    line = {
+        "auc": report["auc"],
+        "brier": report["brier"],
+        "ece": report["ece"],
+        "baseline_auc": (report.get("baseline") or {}).get("auc"),
+        "n_conversations": report["n_conversations"],
+        "confidence_auroc": report["confidence_auroc"],
+        "report": str(args.out),
+    }
+    print(json.dumps(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Export a trained network to ONNX (fp32 and dynamic int8) with the JSON sidecar serving checks.
+
+Layout of a model version folder:
+    <out>/<version>/policy.onnx        fp32
+    <out>/<version>/policy.int8.onnx   dynamic int8 (served when it agrees with fp32, see `served`)
+    <out>/<version>/model.json         the sidecar: version, state layout, metrics, file hashes
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
+from .model import ServingModel
+from .state import StateSpec
+
+OPSET = 17
+# int8 is served only if it stays this close to fp32 on the probabilities of real states.
+INT8_MAX_ABS_DIFF = 0.02
+
+
+def new_version() -> str:
+    return dt.datetime.now(dt.UTC).strftime("policy-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def export_model(
+    result: Any,
+    spec: StateSpec,
+    out: Path,
+    *,
+    training: dict[str, Any],
+    sample_states: np.ndarray | None = None,
+) -> Path:
+    """Write the version folder atomically (a temp folder renamed at the end) and return it."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    version = new_version()
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out))
+    serving = ServingModel(result.net).eval()
+    example = torch.zeros(2, spec.dim)
+    fp32 = work / "policy.onnx"
+    torch.onnx.export(
+        serving,
+        (example,),
+        str(fp32),
+        input_names=["state"],
+        output_names=["probability", "head_probs", "value"],
+        dynamic_axes={
+            "state": {0: "batch"},
+            "probability": {0: "batch"},
+            "head_probs": {0: "batch"},
+            "value": {0: "batch"},
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    int8 = work / "policy.int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+
+    # Agreement: torch vs ONNX fp32 vs int8 on sample states (or random ones around the mean).
+    if sample_states is None:
+        rng = np.random.default_rng(0)
+        mean = result.net.input_mean.numpy()
+        std = result.net.input_std.numpy()
+        sample_states = (mean + std * rng.standard_normal((256, spec.dim))).astype(np.float32)
+    with torch.no_grad():
+        reference = serving(torch.from_numpy(sample_states))[0].numpy()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    agreement = {}
+    for name, path in (("fp32", fp32), ("int8", int8)):
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        produced = session.run(["probability"], {"state": sample_states})[0]
+        agreement[name] = float(np.max(np.abs(produced - reference)))
+    served = "policy.int8.onnx" if agreement["int8"] <= INT8_MAX_ABS_DIFF else "policy.onnx"
+
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "kind": SIDECAR_KIND,
+        "version": version,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "state": spec.to_dict(),
+        "heads": int(result.net.heads.out_features),
+        "inputs": {"state": ["batch", spec.dim]},
+        "outputs": {
+            "probability": ["batch"],
+            "head_probs": ["batch", int(result.net.heads.out_features)],
+            "value": ["batch"],
+        },
+        "files": {"policy.onnx": sha256_file(fp32), "policy.int8.onnx": sha256_file(int8)},
+        "served": served,
+        "agreement_max_abs_diff": agreement,
+        "training": {
+            **training,
+            "chosen_stage": result.chosen,
+            "seconds": round(result.seconds, 1),
+            "config": asdict(result.config),
+            "history": result.history,
+        },
+        "metrics": {"validation": result.validation},
+        "torch_version": torch.__version__,
+    }
+    (work / "model.json").write_text(json.dumps(sidecar, indent=2, default=_json_default))
+    final = out / version
+    work.rename(final)
+    return final
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def remove_version(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

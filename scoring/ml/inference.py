@@ -1,0 +1,79 @@
+"""Serving the policy network with onnxruntime: no torch, no Django.
+
+`PolicyModel.load(folder, expect=spec)` refuses an artifact whose sidecar does not match the
+runtime (state layout, feature schema, embedding model), or whose file hash changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
+from .dataset import EncodedConversations, sequential_predict
+from .state import StateSpec
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort
+
+
+class ArtifactError(ValueError):
+    """The model folder is missing, damaged, or was built for another state layout."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: np.ndarray  # (n,) mean of the heads
+    head_probs: np.ndarray  # (n, heads)
+    value: np.ndarray  # (n,)
+
+
+class PolicyModel:
+    def __init__(self, folder: Path, sidecar: dict[str, Any], session: ort.InferenceSession) -> None:
+        self.folder = folder
+        self.sidecar = sidecar
+        self.session = session
+        self.spec = StateSpec.from_dict(sidecar["state"])
+        self.version: str = sidecar["version"]
+
+    @classmethod
+    def load(
+        cls, folder: Path | str, *, expect: StateSpec | None = None, threads: int = 1, file: str | None = None
+    ) -> PolicyModel:
+        folder = Path(folder)
+        try:
+            sidecar = json.loads((folder / "model.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{folder}: no readable model.json ({exc})") from None
+        if sidecar.get("kind") != SIDECAR_KIND or sidecar.get("format") != SIDECAR_FORMAT:
+            raise ArtifactError(f"{folder}: not a SalesRL policy sidecar of format {SIDECAR_FORMAT}")
+        spec = StateSpec.from_dict(sidecar["state"])
+        if expect is not None and (reason := expect.mismatch(spec)):
+            raise ArtifactError(f"{folder}: the model was built for another state layout ({reason})")
+        name = file or sidecar["served"]
+        path = folder / name
+        if not path.exists() or sha256_file(path) != sidecar["files"].get(name):
+            raise ArtifactError(f"{path}: missing or its sha256 differs from the sidecar")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        width = session.get_inputs()[0].shape[1]
+        if width != spec.dim:
+            raise ArtifactError(f"{path}: input width {width} != state width {spec.dim} in the sidecar")
+        return cls(folder, sidecar, session)
+
+    def predict(self, states: np.ndarray) -> Prediction:
+        probability, head_probs, value = self.session.run(
+            None, {"state": np.ascontiguousarray(states, np.float32)}
+        )
+        return Prediction(probability=probability, head_probs=head_probs, value=value)
+
+    def predict_conversations(self, data: EncodedConversations) -> np.ndarray:
+        """Probabilities for every row of `data`, each state carrying the model's previous estimates."""
+        return sequential_predict(data, lambda states: self.predict(states).probability)

@@ -1,0 +1,130 @@
+"""Train → evaluate → activate → live score, with the real local embedder and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="training needs the train extra")
+
+from django.conf import settings  # noqa: E402
+
+from conversations import services as conversation_services  # noqa: E402
+from scoring import services  # noqa: E402
+from scoring.ml import evaluate  # noqa: E402
+from scoring.ml.dataset import encode_conversations  # noqa: E402
+from scoring.ml.export_embedder import ensure_local_model  # noqa: E402
+from scoring.ml.inference import PolicyModel  # noqa: E402
+from scoring.ml.simulator import simulate  # noqa: E402
+from scoring.ml.state import StateSpec  # noqa: E402
+from scoring.models import ConversationState, EmbeddingCache, Score, ScoringModel  # noqa: E402
+from tests.factories import make_conversation  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def embedder_ready():
+    ensure_local_model(Path(settings.STATE_DIR))  # exported once per state folder (about 20 s)
+
+
+@pytest.fixture
+def models_dir(settings, tmp_path):
+    settings.SALESRL_MODELS_DIR = tmp_path / "models"
+    return settings.SALESRL_MODELS_DIR
+
+
+@pytest.fixture
+def trained(embedder_ready, models_dir):
+    records = list(simulate(240, seed=5))
+    return services.train_and_register(
+        records=records, source="test simulator", activate=False, epochs=3, ppo_iterations=2, progress=False
+    )
+
+
+def test_a_trained_model_is_registered_with_its_metrics(trained, models_dir):
+    assert ScoringModel.objects.get() == trained and not trained.is_active
+    assert trained.folder.is_dir() and trained.folder.is_relative_to(models_dir)
+    assert {"supervised", "ppo"} <= set(trained.metrics["validation"])
+    assert trained.sidecar["state"]["embedding_name"] == services.current_embedder().name
+
+
+def test_the_evaluate_command_reports_model_and_baseline(trained, tmp_path):
+    test_file, train_file = tmp_path / "test.jsonl", tmp_path / "train.jsonl"
+    test_file.write_text("\n".join(json.dumps(r) for r in simulate(60, seed=99)))
+    train_file.write_text("\n".join(json.dumps(r) for r in simulate(120, seed=98)))
+    out = tmp_path / "report.json"
+    evaluate.main(
+        ["--data", str(test_file), "--model", str(trained.folder), "--baseline-data", str(train_file),
+         "--out", str(out), "--html", str(tmp_path / "report.html"), "--state-dir", str(settings.STATE_DIR),
+         "--quiet"]
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    for key in ("auc", "brier", "log_loss", "ece", "accuracy", "n_conversations", "confidence_auroc"):
+        assert key in report
+    assert set(report["by_position"]) == {"25%", "50%", "75%", "100%"}
+    assert report["baseline"]["auc"] is not None and report["model"]["version"] == trained.version
+    assert "TF-IDF" in (tmp_path / "report.html").read_text()
+
+
+def test_an_activated_model_scores_live_turns_incrementally(
+    trained, org, api, django_capture_on_commit_callbacks
+):
+    trained.activate()
+    conversation = make_conversation(team=org.team, rep=org.rep, industry="SaaS")
+    texts = [
+        ("rep", "Hi Dana, thanks for making time. What prompted you to look at new CRM options?"),
+        ("customer", "Our reps waste hours on manual reporting and the forecast is always late."),
+        ("rep", "Teams like yours cut reporting time by about 70 percent with our dashboards."),
+    ]
+    for speaker, text in texts:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api(org.rep).post(
+                f"/api/v1/conversations/{conversation.pk}/turns/",
+                {"speaker": speaker, "text": text},
+                format="json",
+            )
+        assert response.status_code == 201
+
+    scores = list(Score.objects.filter(conversation=conversation).order_by("turn__index"))
+    assert [s.model_version for s in scores] == [trained.version] * 3
+    assert all(0 < s.probability < 1 and s.details["kind"] == "model" for s in scores)
+    assert ConversationState.objects.get(conversation=conversation).turns_seen == 3
+    assert EmbeddingCache.objects.count() >= 3
+
+    # The live, incremental path gives what the batch path gives for the same prefixes (up to the
+    # half-precision storage of cached embeddings).
+    embedder = services.current_embedder()
+    spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
+    record = {"id": "x", "converted": True, "turns": [{"speaker": s, "text": t} for s, t in texts]}
+    data = encode_conversations(
+        [record], turns_of=lambda r: r["turns"], embedder=embedder, spec=spec, progress=False
+    )
+    offline = PolicyModel.load(trained.folder, expect=spec).predict_conversations(data)
+    assert np.allclose([s.probability for s in scores], offline, atol=2e-3)
+
+    # A redelivered task for an earlier turn recomputes that prefix without disturbing the state.
+    first_turn = conversation.turns.get(index=0)
+    again = services.score_turn(turn=first_turn)
+    assert again.pk == scores[0].pk
+    Score.objects.filter(pk=scores[1].pk).delete()
+    rescored = services.score_turn(turn=conversation.turns.get(index=1))
+    assert rescored.probability == pytest.approx(scores[1].probability, abs=1e-5)
+    assert ConversationState.objects.get(conversation=conversation).turns_seen == 3
+
+
+def test_a_broken_active_model_falls_back_to_the_baseline_and_says_why(trained, org):
+    trained.activate()
+    (trained.folder / trained.sidecar["served"]).write_bytes(b"not a model")
+    services._models.clear()
+    scorer = services.active_scorer()
+    assert scorer.version == "baseline:team-rate"
+    (turn,) = [
+        conversation_services.append_turn(
+            conversation=make_conversation(team=org.team, rep=org.rep), speaker="rep", text="Hello"
+        )[0]
+    ]
+    assert "cannot serve" in scorer.score(turn).details["note"]

@@ -10,18 +10,18 @@ import pytest
 
 pytest.importorskip("torch", reason="training needs the train extra")
 
-from django.conf import settings  # noqa: E402
+from django.conf import settings
 
-from conversations import services as conversation_services  # noqa: E402
-from scoring import services  # noqa: E402
-from scoring.ml import evaluate  # noqa: E402
-from scoring.ml.dataset import encode_conversations  # noqa: E402
-from scoring.ml.export_embedder import ensure_local_model  # noqa: E402
-from scoring.ml.inference import PolicyModel  # noqa: E402
-from scoring.ml.simulator import simulate  # noqa: E402
-from scoring.ml.state import StateSpec  # noqa: E402
-from scoring.models import ConversationState, EmbeddingCache, Score, ScoringModel  # noqa: E402
-from tests.factories import make_conversation  # noqa: E402
+from conversations import services as conversation_services
+from scoring import services
+from scoring.ml import evaluate
+from scoring.ml.dataset import encode_conversations
+from scoring.ml.export_embedder import ensure_local_model
+from scoring.ml.inference import PolicyModel
+from scoring.ml.simulator import simulate
+from scoring.ml.state import StateSpec
+from scoring.models import ConversationState, EmbeddingCache, Score, ScoringModel
+from tests.factories import make_conversation
 
 pytestmark = pytest.mark.django_db
 

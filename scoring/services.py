@@ -118,7 +118,6 @@ class ModelScorer:
                 "model_version": self.version,
                 "head_probabilities": [round(float(h), 4) for h in heads],
                 "ensemble_spread": round(float(np.std(heads)), 4),
-                "value": round(float(prediction.value[0]), 4),
                 "embedder": self.embedder.name,
             },
         )

@@ -26,6 +26,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_extra_env: dict[str, str] = {}
+
+
+@contextmanager
+def override_models_dir(path: Path) -> Iterator[None]:
+    """Child processes started inside the block look for model versions in `path`."""
+    _extra_env["SALESRL_MODELS_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        _extra_env.pop("SALESRL_MODELS_DIR", None)
+
+
 def child_env() -> dict[str, str]:
     """Environment for a child process that must see exactly what the test sees."""
     db = connection.settings_dict
@@ -37,6 +50,7 @@ def child_env() -> dict[str, str]:
         "SALESRL_CELERY_EAGER": "false",
         "SALESRL_TEST_REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        **_extra_env,
     }
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,27 @@ import numpy as np
 import torch
 
 from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
-from .model import ServingModel
+from .model import ServingModel, ValueModel
 from .state import StateSpec
 
 OPSET = 17
 # int8 is served only if it stays this close to fp32 on the probabilities of real states.
 INT8_MAX_ABS_DIFF = 0.02
+
+
+def _export(module: torch.nn.Module, width: int, path: Path, outputs: list[str]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: see STACK.md
+        torch.onnx.export(
+            module,
+            (torch.zeros(2, width),),
+            str(path),
+            input_names=["state"],
+            output_names=outputs,
+            dynamic_axes={"state": {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
 
 
 def new_version() -> str:
@@ -51,27 +67,15 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out))
     serving = ServingModel(result.net).eval()
-    example = torch.zeros(2, spec.dim)
     fp32 = work / "policy.onnx"
-    torch.onnx.export(
-        serving,
-        (example,),
-        str(fp32),
-        input_names=["state"],
-        output_names=["probability", "head_probs", "value"],
-        dynamic_axes={
-            "state": {0: "batch"},
-            "probability": {0: "batch"},
-            "head_probs": {0: "batch"},
-            "value": {0: "batch"},
-        },
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    _export(serving, spec.dim, fp32, ["probability", "head_probs"])
+    _export(ValueModel(result.net).eval(), spec.dim, work / "value.onnx", ["value"])
     int8 = work / "policy.int8.onnx"
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
 
     # Agreement: torch vs ONNX fp32 vs int8 on sample states (or random ones around the mean).
+    if sample_states is None:
+        sample_states = getattr(result, "sample_states", None)
     if sample_states is None:
         rng = np.random.default_rng(0)
         mean = result.net.input_mean.numpy()
@@ -96,12 +100,11 @@ def export_model(
         "state": spec.to_dict(),
         "heads": int(result.net.heads.out_features),
         "inputs": {"state": ["batch", spec.dim]},
-        "outputs": {
-            "probability": ["batch"],
-            "head_probs": ["batch", int(result.net.heads.out_features)],
-            "value": ["batch"],
+        "value_file": "value.onnx",
+        "outputs": {"probability": ["batch"], "head_probs": ["batch", int(result.net.heads.out_features)]},
+        "files": {
+            name: sha256_file(work / name) for name in ("policy.onnx", "policy.int8.onnx", "value.onnx")
         },
-        "files": {"policy.onnx": sha256_file(fp32), "policy.int8.onnx": sha256_file(int8)},
         "served": served,
         "agreement_max_abs_diff": agreement,
         "training": {

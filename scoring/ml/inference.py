@@ -30,7 +30,6 @@ class ArtifactError(ValueError):
 class Prediction:
     probability: np.ndarray  # (n,) mean of the heads
     head_probs: np.ndarray  # (n, heads)
-    value: np.ndarray  # (n,)
 
 
 class PolicyModel:
@@ -40,6 +39,7 @@ class PolicyModel:
         self.session = session
         self.spec = StateSpec.from_dict(sidecar["state"])
         self.version: str = sidecar["version"]
+        self._value_session: ort.InferenceSession | None = None
 
     @classmethod
     def load(
@@ -69,10 +69,17 @@ class PolicyModel:
         return cls(folder, sidecar, session)
 
     def predict(self, states: np.ndarray) -> Prediction:
-        probability, head_probs, value = self.session.run(
-            None, {"state": np.ascontiguousarray(states, np.float32)}
-        )
-        return Prediction(probability=probability, head_probs=head_probs, value=value)
+        probability, head_probs = self.session.run(None, {"state": np.ascontiguousarray(states, np.float32)})
+        return Prediction(probability=probability, head_probs=head_probs)
+
+    def value(self, states: np.ndarray) -> np.ndarray:
+        """The value network's expected return for each state (its own ONNX file, loaded on first use)."""
+        if self._value_session is None:
+            path = self.folder / self.sidecar["value_file"]
+            if sha256_file(path) != self.sidecar["files"].get(path.name):
+                raise ArtifactError(f"{path}: missing or its sha256 differs from the sidecar")
+            self._value_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return self._value_session.run(None, {"state": np.ascontiguousarray(states, np.float32)})[0]
 
     def predict_conversations(self, data: EncodedConversations) -> np.ndarray:
         """Probabilities for every row of `data`, each state carrying the model's previous estimates."""

@@ -43,13 +43,40 @@ class PolicyValueNet(nn.Module):
         return self.heads(self.trunk(x)), self.value_net(x).squeeze(-1)
 
 
+def _folded(first: nn.Linear, mean: torch.Tensor, std: torch.Tensor) -> nn.Linear:
+    """`first` applied to (x - mean) / std, as one Linear on x: one matmul fewer per call when serving."""
+    folded = nn.Linear(first.in_features, first.out_features)
+    with torch.no_grad():
+        folded.weight.copy_(first.weight / std)
+        folded.bias.copy_(first.bias - (first.weight * (mean / std)).sum(dim=1))
+    return folded
+
+
 class ServingModel(nn.Module):
-    """What is exported: probability, per-head probabilities and value for a batch of states."""
+    """What the live path runs: probability and per-head probabilities for a batch of states.
+
+    The input standardisation is folded into the first layer, and the value network is left out
+    (it is exported on its own as ValueModel): a live turn needs only the probability.
+    """
 
     def __init__(self, net: PolicyValueNet) -> None:
         super().__init__()
-        self.net = net
+        layers = list(net.trunk.children())
+        self.trunk = nn.Sequential(_folded(layers[0], net.input_mean, net.input_std), *layers[1:])
+        self.heads = net.heads
 
-    def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits, value = self.net(state)
-        return torch.sigmoid(logits.mean(dim=-1)), torch.sigmoid(logits), value
+    def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.heads(self.trunk(state))
+        return torch.sigmoid(logits.mean(dim=-1)), torch.sigmoid(logits)
+
+
+class ValueModel(nn.Module):
+    """The value network alone (expected return from a state), for guidance and analysis."""
+
+    def __init__(self, net: PolicyValueNet) -> None:
+        super().__init__()
+        layers = list(net.value_net.children())
+        self.value_net = nn.Sequential(_folded(layers[0], net.input_mean, net.input_std), *layers[1:])
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.value_net(state).squeeze(-1)

@@ -1,11 +1,9 @@
 """The state of a conversation after turn t, as the policy and value networks see it.
 
-    state_t = [ history_t | last_t | lexical_t | features_t | position_t | previous probabilities ]
+    state_t = [ history_t | last_t | features_t | position_t | previous probabilities ]
 
 - history_t: recency-weighted mean of the embeddings of turns 0..t (weight `decay` per turn back),
 - last_t: the embedding of turn t itself,
-- lexical_t: hashed unigram and bigram counts of turns 0..t (log-scaled, unit length): the exact
-  words, numbers and names that a sentence embedding blurs (what a TF-IDF model reads),
 - features_t: scoring.ml.features after turn t (cumulative, computed from turns <= t only),
 - position_t: log-scaled turn index (never the fraction of the conversation: its length is unknown),
 - previous probabilities: the model's own estimates after turns t-1, t-2, t-3 (0.5 and a mask of 0
@@ -19,10 +17,7 @@ training fills it from the model's own outputs, inference from the scores alread
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +29,6 @@ from .features import FEATURE_NAMES, FEATURES_VERSION, FeatureTracker
 STATE_VERSION = "1"
 N_PREVIOUS = 3
 DEFAULT_DECAY = 0.7
-DEFAULT_LEXICAL_DIM = 512
-_TOKEN = re.compile(r"[a-z0-9']+")
 # log1p(turn index) / log1p(MAX_POSITION) keeps the position in about [0, 1] for real conversations.
 MAX_POSITION = 60
 
@@ -47,7 +40,6 @@ class StateSpec:
     embedding_name: str
     embedding_dim: int
     decay: float = DEFAULT_DECAY
-    lexical_dim: int = DEFAULT_LEXICAL_DIM
     n_previous: int = N_PREVIOUS
     feature_names: tuple[str, ...] = FEATURE_NAMES
     features_version: str = FEATURES_VERSION
@@ -56,7 +48,7 @@ class StateSpec:
     @property
     def static_dim(self) -> int:
         """Width of the model-independent part (everything but the previous probabilities)."""
-        return 2 * self.embedding_dim + self.lexical_dim + len(self.feature_names) + 1
+        return 2 * self.embedding_dim + len(self.feature_names) + 1
 
     @property
     def dim(self) -> int:
@@ -68,7 +60,6 @@ class StateSpec:
             "embedding_name": self.embedding_name,
             "embedding_dim": self.embedding_dim,
             "decay": self.decay,
-            "lexical_dim": self.lexical_dim,
             "n_previous": self.n_previous,
             "features_version": self.features_version,
             "feature_names": list(self.feature_names),
@@ -81,7 +72,6 @@ class StateSpec:
             embedding_name=data["embedding_name"],
             embedding_dim=int(data["embedding_dim"]),
             decay=float(data["decay"]),
-            lexical_dim=int(data["lexical_dim"]),
             n_previous=int(data["n_previous"]),
             feature_names=tuple(data["feature_names"]),
             features_version=str(data["features_version"]),
@@ -95,7 +85,6 @@ class StateSpec:
             "features_version",
             "embedding_name",
             "embedding_dim",
-            "lexical_dim",
             "n_previous",
         ):
             if getattr(self, name) != getattr(other, name):
@@ -105,25 +94,6 @@ class StateSpec:
         if not math.isclose(self.decay, other.decay):
             return f"decay: runtime has {self.decay}, model expects {other.decay}"
         return None
-
-
-def hashed_ngrams(text: str, dim: int) -> np.ndarray:
-    """Counts of the text's lower-cased unigrams and bigrams, hashed into `dim` bins.
-
-    CRC-32 rather than hash(): Python's string hash changes from process to process.
-    """
-    counts = np.zeros(dim, dtype=np.float32)
-    tokens = _TOKEN.findall(text.lower())
-    grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
-    for gram in grams:
-        counts[zlib.crc32(gram.encode()) % dim] += 1.0
-    return counts
-
-
-def lexical_vector(counts: np.ndarray) -> np.ndarray:
-    scaled = np.log1p(counts)
-    norm = float(np.linalg.norm(scaled))
-    return scaled / norm if norm else scaled
 
 
 def position_value(index: int) -> float:
@@ -152,7 +122,6 @@ class StateEncoder:
     tracker: FeatureTracker = field(default_factory=FeatureTracker)
     weighted_sum: np.ndarray | None = None
     weight: float = 0.0
-    ngram_counts: np.ndarray | None = None
     turns_seen: int = 0
     probabilities: list[float] = field(default_factory=list)
 
@@ -168,9 +137,6 @@ class StateEncoder:
             self.weighted_sum = np.zeros(self.spec.embedding_dim, dtype=np.float32)
         self.weighted_sum = self.spec.decay * self.weighted_sum + embedding
         self.weight = self.spec.decay * self.weight + 1.0
-        if self.ngram_counts is None:
-            self.ngram_counts = np.zeros(self.spec.lexical_dim, dtype=np.float32)
-        self.ngram_counts = self.ngram_counts + hashed_ngrams(text, self.spec.lexical_dim)
         index = self.turns_seen
         self.turns_seen += 1
         history = self.weighted_sum / self.weight
@@ -178,7 +144,6 @@ class StateEncoder:
             [
                 history,
                 embedding,
-                lexical_vector(self.ngram_counts),
                 features,
                 np.array([position_value(index)], dtype=np.float32),
             ]
@@ -197,10 +162,6 @@ class StateEncoder:
             "tracker": self.tracker.to_dict(),
             "weighted_sum": None if self.weighted_sum is None else self.weighted_sum.tolist(),
             "weight": self.weight,
-            # Sparse: most of the hashed bins of a conversation are empty.
-            "ngram_counts": {}
-            if self.ngram_counts is None
-            else {str(i): float(v) for i, v in enumerate(self.ngram_counts) if v},
             "turns_seen": self.turns_seen,
             "probabilities": list(self.probabilities),
         }
@@ -208,15 +169,11 @@ class StateEncoder:
     @classmethod
     def from_dict(cls, spec: StateSpec, data: dict[str, Any]) -> StateEncoder:
         weighted = data.get("weighted_sum")
-        counts = np.zeros(spec.lexical_dim, dtype=np.float32)
-        for key, value in data.get("ngram_counts", {}).items():
-            counts[int(key)] = value
         return cls(
             spec=spec,
             tracker=FeatureTracker.from_dict(data["tracker"]),
             weighted_sum=None if weighted is None else np.asarray(weighted, dtype=np.float32),
             weight=float(data["weight"]),
-            ngram_counts=counts if data.get("turns_seen") else None,
             turns_seen=int(data["turns_seen"]),
             probabilities=[float(p) for p in data["probabilities"]],
         )

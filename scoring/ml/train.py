@@ -74,6 +74,8 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     supervised_net: PolicyValueNet | None = None  # the network before PPO, kept for the ablation
+    # Real validation states, for checking the exported files agree with torch (not random inputs).
+    sample_states: np.ndarray | None = None
 
 
 def _predict_fn(net: PolicyValueNet):  # type: ignore[no-untyped-def]
@@ -365,6 +367,8 @@ def train_model(
         else:
             net.load_state_dict(supervised_state)
     net.eval()
+    sample = val.subset(range(min(len(val), 64)))
+    sample_states = full_states(sample, predict_rows(net, sample))[:512]
     return TrainResult(
         net=net,
         config=config,
@@ -373,6 +377,7 @@ def train_model(
         history=history,
         seconds=time.monotonic() - started,
         supervised_net=supervised_net,
+        sample_states=sample_states,
     )
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 from conversations import services
 from conversations.models import ApiToken
 from tests.factories import make_conversation
-from tests.processes import ARTIFACTS, celery_worker, free_port, web_server
+from tests.processes import ARTIFACTS, celery_worker, free_port, override_models_dir, web_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -108,4 +108,43 @@ def test_a_rep_types_a_turn_on_the_page_and_closes_the_conversation(browser, org
         expect(page.locator("#turn-form")).to_be_hidden()
     conversation.refresh_from_db()
     assert conversation.status == "won" and conversation.turns.count() == 1
+    page.close()
+
+
+def test_a_live_turn_is_scored_by_the_active_model_and_the_page_names_it(browser, org, settings, tmp_path):
+    pytest.importorskip("torch", reason="training needs the train extra")
+    from pathlib import Path
+
+    from scoring import services as scoring_services
+    from scoring.ml.export_embedder import ensure_local_model
+    from scoring.ml.simulator import simulate
+
+    ensure_local_model(Path(settings.STATE_DIR))
+    settings.SALESRL_MODELS_DIR = tmp_path / "models"
+    model = scoring_services.train_and_register(
+        records=list(simulate(200, seed=3)),
+        source="browser test",
+        activate=True,
+        epochs=2,
+        ppo_iterations=1,
+        progress=False,
+    )
+    conversation = make_conversation(team=org.team, rep=org.rep, external_id="call-model")
+    _, token = ApiToken.issue(user=org.rep, name="dialer")
+    page = browser.new_page()
+    # The worker and web server find the model folder through the same setting.
+    with override_models_dir(tmp_path / "models"), celery_worker(), web_server() as base_url:
+        log_in(page, base_url, "rita")
+        page.goto(f"{base_url}/conversations/{conversation.pk}/")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        api_post(
+            base_url,
+            f"/api/v1/conversations/{conversation.pk}/turns/",
+            token,
+            {"speaker": "customer", "text": "We need this live before the end of the quarter."},
+        )
+        expect(page.locator("#trajectory")).to_have_attribute("data-points", "1", timeout=30_000)
+        expect(page.locator("#model-note")).to_contain_text(model.version)
+        expect(page.locator("#model-note")).to_have_attribute("data-kind", "model")
+        page.screenshot(path=str(ARTIFACTS / "live-page-model.png"))
     page.close()

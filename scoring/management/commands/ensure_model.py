@@ -41,4 +41,5 @@ class Command(BaseCommand):
             records=records, source=f"simulator (seed {seed}, n={conversations})", activate=True
         )
         report = model.metrics.get("validation", {}).get(model.sidecar["training"]["chosen_stage"], {})
-        self.stdout.write(f"{model.version} active (validation AUC {report.get('auc', float('nan')):.3f})")
+        auc = report.get("auc")
+        self.stdout.write(f"{model.version} active (validation AUC {'n/a' if auc is None else f'{auc:.3f}'})")

@@ -51,9 +51,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         validation = model.metrics.get("validation", {})
         for stage, report in validation.items():
-            self.stdout.write(
-                f"{stage:10} validation AUC {report['auc']:.3f}  Brier {report['brier']:.4f}  "
-                f"log loss {report['log_loss']:.4f}  ECE {report['ece']:.4f}"
+            figures = "  ".join(
+                f"{key} {_number(report.get(key))}" for key in ("auc", "brier", "log_loss", "ece")
             )
+            self.stdout.write(f"{stage:10} validation {figures}")
         state = "active" if model.is_active else "registered (not active)"
         self.stdout.write(f"{model.version} {state}: {model.folder}")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

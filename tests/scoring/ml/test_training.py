@@ -16,7 +16,7 @@ from scoring.ml.export import export_model  # noqa: E402
 from scoring.ml.inference import ArtifactError, PolicyModel  # noqa: E402
 from scoring.ml.metrics import roc_auc  # noqa: E402
 from scoring.ml.state import StateSpec  # noqa: E402
-from scoring.ml.train import TrainConfig, predict_rows, split_validation, train_model  # noqa: E402
+from scoring.ml.train import TrainConfig, full_states, predict_rows, split_validation, train_model  # noqa: E402
 from tests.scoring.ml.fakes import HashEmbedder, keyword_conversations  # noqa: E402
 
 SPEC = StateSpec(embedding_name="test-hash", embedding_dim=16)
@@ -93,6 +93,15 @@ def test_onnx_agrees_with_torch(trained, exported, data):
     served = PolicyModel.load(exported, expect=SPEC)
     assert np.max(np.abs(served.predict_conversations(subset) - expected)) < 0.05
     assert roc_auc(subset.labels[subset.row_conversation()], served.predict_conversations(subset)) > 0.7
+
+
+def test_the_value_network_is_exported_beside_the_policy(trained, exported, data):
+    subset = data.subset(range(10))
+    states = full_states(subset, predict_rows(trained.net, subset))
+    with torch.no_grad():
+        _, expected = trained.net(torch.from_numpy(states))
+    served = PolicyModel.load(exported, expect=SPEC)
+    assert np.allclose(served.value(states), expected.numpy(), atol=1e-4)
 
 
 def test_the_sidecar_describes_the_artifact(exported):

@@ -55,7 +55,6 @@ def main() -> None:
     started = time.monotonic()
     folder = export_model(
         result,
-        spec,
         STATE_DIR / "models" / "benchmark",
         training={"source": f"benchmark simulator n={args.conversations}"},
     )

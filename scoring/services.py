@@ -130,6 +130,7 @@ class ModelScorer:
             .only("index", "speaker", "text", "ts")
         )
         vectors = embed_texts([t.text for t in turns], self.embedder)
+        reader = self.model.context.encode_one if self.model.context is not None else None
         prediction = None
         for item, vector in zip(turns, vectors, strict=True):
             static = encoder.update(
@@ -137,6 +138,7 @@ class ModelScorer:
                 text=item.text,
                 embedding=vector,
                 ts=item.ts.timestamp() if item.ts else None,
+                context=reader,
             )
             prediction = self.model.predict(encoder.full_state(static)[None, :])
             encoder.record_probability(float(prediction.probability[0]))
@@ -282,10 +284,13 @@ def train_and_register(
     ppo: bool = True,
     epochs: int | None = None,
     ppo_iterations: int | None = None,
+    context_reader: str = "auto",
+    context_samples: int | None = None,
     drop_last: bool = False,
     progress: bool = True,
 ) -> ScoringModel:
-    """Train on `records` (supervised, then PPO), export to ONNX, register, optionally activate."""
+    """Train on `records` (context reader, supervised, then PPO), export to ONNX, register, optionally
+    activate. `context_reader`: "auto", "on" or "off" (see scoring.ml.train.TrainConfig)."""
     from .ml.dataset import encode_conversations
     from .ml.export import export_model
     from .ml.protocol import honest_turns
@@ -302,7 +307,9 @@ def train_and_register(
     )
     if len(data) < 20 or len(set(data.labels.tolist())) < 2:
         raise ValueError(f"need at least 20 conversations with both outcomes to train, got {len(data)}")
-    config = TrainConfig()
+    config = TrainConfig(context_reader=context_reader)
+    if context_samples is not None:
+        config.context_samples = context_samples
     if epochs is not None:
         config.epochs = epochs
     if ppo_iterations is not None:
@@ -310,13 +317,13 @@ def train_and_register(
     result = train_model(data, config, progress=progress, ppo_stage=ppo)
     folder = export_model(
         result,
-        spec,
         Path(settings.SALESRL_MODELS_DIR) / "scoring",
         training={
             "source": source,
             "conversations": len(data),
             "states": len(data.static),
             "drop_last": drop_last,
+            "context_reader": result.context_net is not None,
         },
     )
     return register_model(folder=folder, source=source, activate=activate)

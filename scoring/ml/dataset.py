@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from .context import context_texts
 from .embeddings import Embedder
 from .state import StateSpec, static_states
 
@@ -33,6 +34,8 @@ class EncodedConversations:
     labels: np.ndarray  # (n,) float32: 1.0 converted, 0.0 not
     ids: list[str]
     texts: list[list[str]]  # honest turn texts, for the baseline and for reports
+    # The honest turns ({"speaker", "text"}), for the context reader's windows.
+    turns: list[list[dict[str, str]]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,6 +54,26 @@ class EncodedConversations:
             labels=self.labels[index],
             ids=[self.ids[i] for i in index],
             texts=[self.texts[i] for i in index],
+            turns=[self.turns[i] for i in index] if self.turns else [],
+        )
+
+    def context_windows(self, window: int) -> list[str]:
+        """The context reader's input after every row's turn, in row order (see scoring.ml.context)."""
+        if len(self.turns) != len(self.ids):
+            raise ValueError("these conversations were encoded without their turns")
+        return [text for turns in self.turns for text in context_texts(turns, window)]
+
+    def with_context(self, vectors: np.ndarray, window: int) -> EncodedConversations:
+        """The same rows with the context reader's vectors appended to the static part."""
+        if self.spec.context_dim:
+            raise ValueError("these states already have a context part")
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(self.static):
+            raise ValueError(f"need one context vector per row ({len(self.static)}), got {vectors.shape}")
+        return replace(
+            self,
+            spec=self.spec.with_context(vectors.shape[1], window),
+            static=np.concatenate([self.static, vectors], axis=1),
         )
 
     def row_conversation(self) -> np.ndarray:
@@ -96,7 +119,7 @@ def encode_conversations(
     ):
         table[start : start + batch_size] = embedder.embed(unique[start : start + batch_size])
 
-    blocks, lengths, labels, ids, texts = [], [], [], [], []
+    blocks, lengths, labels, ids, texts, honest = [], [], [], [], [], []
     for record, turns in tqdm(
         kept, desc="encoding states", unit="conv", disable=not progress, file=sys.stderr
     ):
@@ -106,6 +129,7 @@ def encode_conversations(
         labels.append(1.0 if record["converted"] else 0.0)
         ids.append(str(record.get("id", len(ids))))
         texts.append([f"{turn['speaker']}: {turn['text']}" for turn in turns])
+        honest.append([{"speaker": turn["speaker"], "text": turn["text"]} for turn in turns])
     lengths_array = np.asarray(lengths, dtype=np.int64)
     offsets = (
         np.concatenate([[0], np.cumsum(lengths_array)[:-1]]).astype(np.int64) if lengths else lengths_array
@@ -119,6 +143,7 @@ def encode_conversations(
         labels=np.asarray(labels, dtype=np.float32),
         ids=ids,
         texts=texts,
+        turns=honest,
     )
 
 

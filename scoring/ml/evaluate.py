@@ -85,6 +85,7 @@ def crossval(
             print(f"fold {number}/{k}: training on {len(train_idx)} conversations", file=sys.stderr)
         train, test = data.subset(train_idx), data.subset(test_idx)
         result = train_model(train, config, progress=progress, ppo_stage=ppo_stage)
+        test = result.prepare(test, progress=progress)
         probabilities = predict_rows(result.net, test)
         model_parts.append(rows_for(test, probabilities))
         confidence_parts.append(agreement(head_probabilities(result.net, test, probabilities)))
@@ -96,6 +97,7 @@ def crossval(
             {
                 "fold": number,
                 "chosen_stage": result.chosen,
+                "context_reader": result.context_net is not None,
                 "seconds": round(result.seconds, 1),
                 "validation": result.validation,
             }
@@ -108,6 +110,7 @@ def crossval(
             "name": "salesrl-policy",
             "embedder": embedder.name,
             "chosen_stage_by_fold": [f["chosen_stage"] for f in fold_info],
+            "context_reader_by_fold": [f["context_reader"] for f in fold_info],
             "confidence": "ensemble agreement, uncalibrated",
         },
         protocol={"mode": f"{k}-fold cross-validation by conversation (stratified)", "seed": seed},
@@ -132,7 +135,7 @@ def evaluate_model(
 
     spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
     model = PolicyModel.load(model_dir, expect=spec)
-    data = encode(conversations, embedder, progress)
+    data = model.prepare(encode(conversations, embedder, progress))
     probabilities = model.predict_conversations(data)
     from .dataset import with_previous
 
@@ -162,7 +165,7 @@ def evaluate_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .train import TrainConfig
+    from .train import TrainConfig, add_context_reader_argument
 
     parser = argparse.ArgumentParser(
         prog="python -m scoring.ml.evaluate",
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ppo", action="store_true", help="crossval: supervised pre-training only")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--ppo-iterations", type=int, default=TrainConfig.ppo_iterations)
+    add_context_reader_argument(parser)
     parser.add_argument("--limit", type=int, help="use only the first N usable conversations (quick runs)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -203,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     embedder = CachedEmbedder(load_embedder(args.embedder, state_dir=args.state_dir))
     progress = not args.quiet
     if args.crossval:
-        config = TrainConfig(epochs=args.epochs, ppo_iterations=args.ppo_iterations, seed=args.seed)
+        config = TrainConfig(
+            epochs=args.epochs,
+            ppo_iterations=args.ppo_iterations,
+            seed=args.seed,
+            context_reader=args.context_reader,
+            context_samples=args.context_samples,
+        )
         report, details = crossval(
             conversations,
             embedder,

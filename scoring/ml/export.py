@@ -3,6 +3,9 @@
 Layout of a model version folder:
     <out>/<version>/policy.onnx        fp32
     <out>/<version>/policy.int8.onnx   dynamic int8 (served when it agrees with fp32, see `served`)
+    <out>/<version>/value.onnx         the value network
+    <out>/<version>/context.onnx, context.int8.onnx, context.tokenizer.json
+                                       the context reader, when the model has one (scoring.ml.context)
     <out>/<version>/model.json         the sidecar: version, state layout, metrics, file hashes
 """
 
@@ -24,7 +27,6 @@ import torch
 
 from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
 from .model import ServingModel, ValueModel
-from .state import StateSpec
 
 OPSET = 17
 # int8 is served only if it stays this close to fp32 on the probabilities of real states.
@@ -52,17 +54,17 @@ def new_version() -> str:
 
 def export_model(
     result: Any,
-    spec: StateSpec,
     out: Path,
     *,
     training: dict[str, Any],
     sample_states: np.ndarray | None = None,
 ) -> Path:
-    """Write the version folder atomically (a temp folder renamed at the end) and return it."""
+    """Write the version folder of a TrainResult atomically (a temp folder renamed at the end); return it."""
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    spec = result.spec
     version = new_version()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out))
@@ -91,6 +93,10 @@ def export_model(
         produced = session.run(["probability"], {"state": sample_states})[0]
         agreement[name] = float(np.max(np.abs(produced - reference)))
     served = "policy.int8.onnx" if agreement["int8"] <= INT8_MAX_ABS_DIFF else "policy.onnx"
+    files = {name: sha256_file(work / name) for name in ("policy.onnx", "policy.int8.onnx", "value.onnx")}
+    context = None
+    if getattr(result, "context_net", None) is not None:
+        context = _export_context_reader(result, work, serving, sample_states, reference, files)
 
     sidecar = {
         "format": SIDECAR_FORMAT,
@@ -102,10 +108,9 @@ def export_model(
         "inputs": {"state": ["batch", spec.dim]},
         "value_file": "value.onnx",
         "outputs": {"probability": ["batch"], "head_probs": ["batch", int(result.net.heads.out_features)]},
-        "files": {
-            name: sha256_file(work / name) for name in ("policy.onnx", "policy.int8.onnx", "value.onnx")
-        },
+        "files": files,
         "served": served,
+        "context": context,
         "agreement_max_abs_diff": agreement,
         "training": {
             **training,
@@ -121,6 +126,38 @@ def export_model(
     final = out / version
     work.rename(final)
     return final
+
+
+def _export_context_reader(
+    result: Any,
+    work: Path,
+    serving: ServingModel,
+    sample_states: np.ndarray,
+    reference: np.ndarray,
+    files: dict[str, str],
+) -> dict[str, Any]:
+    """Export the reader and choose the file to serve, judged end to end: the sample states with the
+    ONNX reader's vectors in place of torch's must give probabilities within INT8_MAX_ABS_DIFF."""
+    from .context import ContextEncoder
+    from .context_train import FP32_FILE, INT8_FILE, export_reader
+
+    exported = export_reader(result.context_net, work, result.context_config)
+    files.update(exported["files"])
+    description = exported["description"]
+    spec = result.spec
+    start = spec.static_dim - spec.context_dim
+    windows = list(result.sample_windows or [])[: len(sample_states)]
+    agreement = {}
+    for name in (FP32_FILE, INT8_FILE):
+        reader = ContextEncoder(work, {**description, "served": name}, files)
+        states = sample_states[: len(windows)].copy()
+        states[:, start : start + spec.context_dim] = reader.encode(windows)
+        with torch.no_grad():
+            produced = serving(torch.from_numpy(states))[0].numpy()
+        agreement[name] = float(np.max(np.abs(produced - reference[: len(windows)]))) if windows else 0.0
+    description["served"] = INT8_FILE if agreement[INT8_FILE] <= INT8_MAX_ABS_DIFF else FP32_FILE
+    description["agreement_max_abs_diff"] = agreement
+    return description
 
 
 def _json_default(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Serving the policy network with onnxruntime: no torch, no Django.
 
 `PolicyModel.load(folder, expect=spec)` refuses an artifact whose sidecar does not match the
-runtime (state layout, feature schema, embedding model), or whose file hash changed.
+runtime (state layout, feature schema, embedding model), or whose file hash changed. A model with a
+context reader (scoring.ml.context) carries it in the same folder; `PolicyModel.context` serves it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
+from .context import ContextEncoder
 from .dataset import EncodedConversations, sequential_predict
 from .state import StateSpec
 
@@ -33,12 +35,19 @@ class Prediction:
 
 
 class PolicyModel:
-    def __init__(self, folder: Path, sidecar: dict[str, Any], session: ort.InferenceSession) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        sidecar: dict[str, Any],
+        session: ort.InferenceSession,
+        context: ContextEncoder | None = None,
+    ) -> None:
         self.folder = folder
         self.sidecar = sidecar
         self.session = session
         self.spec = StateSpec.from_dict(sidecar["state"])
         self.version: str = sidecar["version"]
+        self.context = context
         self._value_session: ort.InferenceSession | None = None
 
     @classmethod
@@ -66,7 +75,19 @@ class PolicyModel:
         width = session.get_inputs()[0].shape[1]
         if width != spec.dim:
             raise ArtifactError(f"{path}: input width {width} != state width {spec.dim} in the sidecar")
-        return cls(folder, sidecar, session)
+        context = None
+        if spec.context_dim:
+            description = sidecar.get("context") or {}
+            if (
+                int(description.get("dim", -1)) != spec.context_dim
+                or int(description.get("window", -1)) != spec.context_window
+            ):
+                raise ArtifactError(f"{folder}: the state has a context part but no matching context reader")
+            try:
+                context = ContextEncoder(folder, description, sidecar["files"])
+            except (KeyError, OSError, ValueError) as exc:
+                raise ArtifactError(f"{folder}: context reader: {exc}") from None
+        return cls(folder, sidecar, session, context)
 
     def predict(self, states: np.ndarray) -> Prediction:
         probability, head_probs = self.session.run(None, {"state": np.ascontiguousarray(states, np.float32)})
@@ -81,6 +102,13 @@ class PolicyModel:
             self._value_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return self._value_session.run(None, {"state": np.ascontiguousarray(states, np.float32)})[0]
 
+    def prepare(self, data: EncodedConversations) -> EncodedConversations:
+        """`data` (encoded without a context part) with this model's context vectors, if it reads any."""
+        if self.context is None:
+            return data
+        window = self.spec.context_window
+        return data.with_context(self.context.encode(data.context_windows(window)), window)
+
     def predict_conversations(self, data: EncodedConversations) -> np.ndarray:
-        """Probabilities for every row of `data`, each state carrying the model's previous estimates."""
+        """Probabilities for every row of prepared `data`; each state carries the model's earlier ones."""
         return sequential_predict(data, lambda states: self.predict(states).probability)

@@ -7,7 +7,9 @@
 - features_t: scoring.ml.features after turn t (cumulative, computed from turns <= t only),
 - position_t: log-scaled turn index (never the fraction of the conversation: its length is unknown),
 - previous probabilities: the model's own estimates after turns t-1, t-2, t-3 (0.5 and a mask of 0
-  when there were none), as in SalesRLAgent.
+  when there were none), as in SalesRLAgent,
+- context_t (models with a context reader, see scoring.ml.context): the reader's vector of the last
+  `context_window` turns read together; it sits at the end of the static part.
 
 Nothing from later turns, the final length or the outcome can enter: the encoder is incremental
 (`StateEncoder.update` folds in one turn) and the batch path (`static_states`) is the same fold.
@@ -18,12 +20,13 @@ training fills it from the model's own outputs, inference from the scores alread
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from .context import window_text
 from .features import FEATURE_NAMES, FEATURES_VERSION, FeatureTracker
 
 STATE_VERSION = "1"
@@ -44,11 +47,15 @@ class StateSpec:
     feature_names: tuple[str, ...] = FEATURE_NAMES
     features_version: str = FEATURES_VERSION
     version: str = STATE_VERSION
+    # The context reader is the model's own (exported with it), so these come from the model's sidecar;
+    # 0 / 0 for a model without one.
+    context_dim: int = 0
+    context_window: int = 0
 
     @property
     def static_dim(self) -> int:
-        """Width of the model-independent part (everything but the previous probabilities)."""
-        return 2 * self.embedding_dim + len(self.feature_names) + 1
+        """Width of everything but the previous probabilities."""
+        return 2 * self.embedding_dim + len(self.feature_names) + 1 + self.context_dim
 
     @property
     def dim(self) -> int:
@@ -63,6 +70,8 @@ class StateSpec:
             "n_previous": self.n_previous,
             "features_version": self.features_version,
             "feature_names": list(self.feature_names),
+            "context_dim": self.context_dim,
+            "context_window": self.context_window,
             "dim": self.dim,
         }
 
@@ -76,10 +85,19 @@ class StateSpec:
             feature_names=tuple(data["feature_names"]),
             features_version=str(data["features_version"]),
             version=str(data["version"]),
+            context_dim=int(data.get("context_dim", 0)),
+            context_window=int(data.get("context_window", 0)),
         )
 
+    def with_context(self, dim: int, window: int) -> StateSpec:
+        """This layout with a context reader of width `dim` over `window` turns appended."""
+        return replace(self, context_dim=dim, context_window=window)
+
     def mismatch(self, other: StateSpec) -> str | None:
-        """Why a model built for `other` cannot take states built by `self` (None: it can)."""
+        """Why a model built for `other` cannot take states built by `self` (None: it can).
+
+        The context part is not compared: a model brings its own reader, so its sidecar decides it.
+        """
         for name in (
             "version",
             "features_version",
@@ -124,11 +142,23 @@ class StateEncoder:
     weight: float = 0.0
     turns_seen: int = 0
     probabilities: list[float] = field(default_factory=list)
+    # The last `spec.context_window` turns ({"speaker", "text"}), for the context reader; bounded.
+    recent: list[dict[str, str]] = field(default_factory=list)
 
     def update(
-        self, *, speaker: str, text: str, embedding: np.ndarray, ts: float | None = None
+        self,
+        *,
+        speaker: str,
+        text: str,
+        embedding: np.ndarray,
+        ts: float | None = None,
+        context: np.ndarray | Callable[[str], np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Fold in turn t and return its static state (without the previous probabilities)."""
+        """Fold in turn t and return its static state (without the previous probabilities).
+
+        `context`, for a model with a context reader: the reader itself (called with the window text
+        after this turn) or its vector for this turn when already computed (batch encoding).
+        """
         embedding = np.asarray(embedding, dtype=np.float32)
         if embedding.shape != (self.spec.embedding_dim,):
             raise ValueError(f"embedding has shape {embedding.shape}, expected ({self.spec.embedding_dim},)")
@@ -140,14 +170,21 @@ class StateEncoder:
         index = self.turns_seen
         self.turns_seen += 1
         history = self.weighted_sum / self.weight
-        return np.concatenate(
-            [
-                history,
-                embedding,
-                features,
-                np.array([position_value(index)], dtype=np.float32),
-            ]
-        ).astype(np.float32)
+        parts = [history, embedding, features, np.array([position_value(index)], dtype=np.float32)]
+        if self.spec.context_window:
+            self.recent.append({"speaker": speaker, "text": text})
+            del self.recent[: -self.spec.context_window]
+        if self.spec.context_dim:
+            if context is None:
+                raise ValueError("this model reads a context window: pass context=")
+            vector = context(window_text(self.recent, index)) if callable(context) else context
+            vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+            if vector.shape != (self.spec.context_dim,):
+                raise ValueError(
+                    f"context vector has shape {vector.shape}, expected ({self.spec.context_dim},)"
+                )
+            parts.append(vector)
+        return np.concatenate(parts).astype(np.float32)
 
     def full_state(self, static: np.ndarray) -> np.ndarray:
         """The model input for the turn just folded in: static part + previous probabilities."""
@@ -164,6 +201,7 @@ class StateEncoder:
             "weight": self.weight,
             "turns_seen": self.turns_seen,
             "probabilities": list(self.probabilities),
+            "recent": list(self.recent),
         }
 
     @classmethod
@@ -176,14 +214,29 @@ class StateEncoder:
             weight=float(data["weight"]),
             turns_seen=int(data["turns_seen"]),
             probabilities=[float(p) for p in data["probabilities"]],
+            recent=[dict(turn) for turn in data.get("recent", [])],
         )
 
 
-def static_states(spec: StateSpec, turns: Sequence[dict[str, Any]], embeddings: np.ndarray) -> np.ndarray:
-    """Static states of every turn of one conversation: row t is what the live path has after turn t."""
+def static_states(
+    spec: StateSpec,
+    turns: Sequence[dict[str, Any]],
+    embeddings: np.ndarray,
+    contexts: np.ndarray | None = None,
+) -> np.ndarray:
+    """Static states of every turn of one conversation: row t is what the live path has after turn t.
+
+    `contexts`: the context reader's vector after each turn, for a layout with a context part.
+    """
     encoder = StateEncoder(spec)
     rows = [
-        encoder.update(speaker=turn["speaker"], text=turn["text"], embedding=embeddings[i], ts=turn_ts(turn))
+        encoder.update(
+            speaker=turn["speaker"],
+            text=turn["text"],
+            embedding=embeddings[i],
+            ts=turn_ts(turn),
+            context=None if contexts is None else contexts[i],
+        )
         for i, turn in enumerate(turns)
     ]
     return np.stack(rows) if rows else np.zeros((0, spec.static_dim), dtype=np.float32)

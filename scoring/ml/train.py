@@ -15,6 +15,9 @@ from the value network with GAE; the policy follows the clipped surrogate object
 
 Both stages are checked on a validation split by conversation; the exported model is the PPO one
 unless it is worse than the supervised one on validation log loss (both figures are kept).
+
+Context reader stage (first, when enabled): a transformer fine-tuned on windows of the last turns
+(scoring.ml.context_train); its vector joins every state, and the networks above train on top of it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from tqdm import tqdm
 from .dataset import EncodedConversations, encode_conversations, sequential_predict, with_previous
 from .metrics import binary_report
 from .model import PolicyValueNet
+from .state import StateSpec
 
 
 @dataclass
@@ -63,12 +67,28 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     threads: int = 2
+    # The context reader: "on", "off", or "auto" (on when the data has at most context_auto_max_states
+    # prefixes: fine-tuning pays most on small real histories, and reading a million windows to build
+    # the training states would take an hour on a 2-core machine).
+    context_reader: str = "auto"
+    context_auto_max_states: int = 60_000
+    context_window: int = 3
+    context_samples: int = 16_000
+    context_max_passes: int = 6
+
+    def uses_context_reader(self, n_states: int) -> bool:
+        if self.context_reader not in ("auto", "on", "off"):
+            raise ValueError(f"context_reader must be auto, on or off, not {self.context_reader!r}")
+        if self.context_reader == "auto":
+            return n_states <= self.context_auto_max_states
+        return self.context_reader == "on"
 
 
 @dataclass
 class TrainResult:
     net: PolicyValueNet
     config: TrainConfig
+    spec: StateSpec  # the layout the networks read (with the context part when there is a reader)
     chosen: str  # "ppo" or "supervised"
     validation: dict[str, dict[str, Any]]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -76,6 +96,20 @@ class TrainResult:
     supervised_net: PolicyValueNet | None = None  # the network before PPO, kept for the ablation
     # Real validation states, for checking the exported files agree with torch (not random inputs).
     sample_states: np.ndarray | None = None
+    # The fine-tuned context reader (None without one), its settings, and the window texts of sample_states.
+    context_net: Any = None
+    context_config: Any = None
+    sample_windows: list[str] | None = None
+
+    def prepare(self, data: EncodedConversations, *, progress: bool = False) -> EncodedConversations:
+        """`data` (encoded without a context part) as this model reads it: with the reader's vectors."""
+        if self.context_net is None:
+            return data
+        from .context_train import read_contexts
+
+        window, max_tokens = self.context_config.window, self.context_config.max_tokens
+        vectors = read_contexts(self.context_net, data.context_windows(window), max_tokens, progress=progress)
+        return data.with_context(vectors, window)
 
 
 def _predict_fn(net: PolicyValueNet):  # type: ignore[no-untyped-def]
@@ -319,8 +353,8 @@ def ppo(
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimizer.step()
-                stats["policy_loss"] += float(policy_loss)
-                stats["value_loss"] += float(value_loss)
+                stats["policy_loss"] += float(policy_loss.detach())
+                stats["value_loss"] += float(value_loss.detach())
                 stats["clip_fraction"] += float((torch.abs(ratio - 1) > config.clip).float().mean())
                 stats["steps"] += 1
         steps = max(stats.pop("steps"), 1)
@@ -350,9 +384,35 @@ def train_model(
     torch.set_num_threads(config.threads)
     train_idx, val_idx = split_validation(len(data), config.val_fraction, data.labels, config.seed)
     train, val = data.subset(train_idx), data.subset(val_idx)
+    history: list[dict[str, Any]] = []
+    context_net, context_config = None, None
+    if config.uses_context_reader(len(data.static)):
+        from .context import context_texts
+        from .context_train import ContextReaderConfig, fine_tune, read_contexts
+
+        context_config = ContextReaderConfig(
+            window=config.context_window,
+            samples=config.context_samples,
+            max_passes=config.context_max_passes,
+            seed=config.seed,
+        )
+        window = context_config.window
+        context_net, context_history = fine_tune(
+            [context_texts(turns, window) for turns in train.turns],
+            train.labels,
+            [context_texts(turns, window) for turns in val.turns],
+            val.labels,
+            context_config,
+            progress=progress,
+        )
+        history.extend(context_history)
+        vectors = read_contexts(
+            context_net, data.context_windows(window), context_config.max_tokens, progress=progress
+        )
+        data = data.with_context(vectors, window)
+        train, val = data.subset(train_idx), data.subset(val_idx)
     net = PolicyValueNet(data.spec.dim, hidden=config.hidden, heads=config.heads, dropout=config.dropout)
     net.set_input_statistics(*input_statistics(train))
-    history: list[dict[str, Any]] = []
     supervised(net, train, val, config, progress, history)
     validation = {"supervised": row_metrics(val, predict_rows(net, val))}
     chosen = "supervised"
@@ -369,15 +429,37 @@ def train_model(
     net.eval()
     sample = val.subset(range(min(len(val), 64)))
     sample_states = full_states(sample, predict_rows(net, sample))[:512]
+    sample_windows = sample.context_windows(context_config.window)[:512] if context_config else None
     return TrainResult(
         net=net,
         config=config,
+        spec=data.spec,
         chosen=chosen,
         validation=validation,
         history=history,
         seconds=time.monotonic() - started,
         supervised_net=supervised_net,
         sample_states=sample_states,
+        context_net=context_net,
+        context_config=context_config,
+        sample_windows=sample_windows,
+    )
+
+
+def add_context_reader_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--context-reader",
+        choices=["auto", "on", "off"],
+        default=TrainConfig.context_reader,
+        help="fine-tune a transformer that reads the last turns together (auto: when the data has at most "
+        f"{TrainConfig.context_auto_max_states:,} prefixes; about 10 minutes on 2 cores)",
+    )
+    parser.add_argument(
+        "--context-samples",
+        type=int,
+        default=TrainConfig.context_samples,
+        help="windows the context reader trains on, all passes together: its time budget "
+        "(about 25 windows/s on 2 cores)",
     )
 
 
@@ -385,7 +467,6 @@ def main(argv: list[str] | None = None) -> int:
     from .embeddings import CachedEmbedder, load_embedder
     from .export import export_model
     from .protocol import honest_turns, load_jsonl
-    from .state import StateSpec
 
     parser = argparse.ArgumentParser(
         prog="python -m scoring.ml.train",
@@ -404,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ppo", action="store_true", help="supervised pre-training only")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--ppo-iterations", type=int, default=TrainConfig.ppo_iterations)
+    add_context_reader_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -418,11 +500,16 @@ def main(argv: list[str] | None = None) -> int:
         spec=spec,
         progress=not args.quiet,
     )
-    config = TrainConfig(epochs=args.epochs, ppo_iterations=args.ppo_iterations, seed=args.seed)
+    config = TrainConfig(
+        epochs=args.epochs,
+        ppo_iterations=args.ppo_iterations,
+        seed=args.seed,
+        context_reader=args.context_reader,
+        context_samples=args.context_samples,
+    )
     result = train_model(data, config, progress=not args.quiet, ppo_stage=not args.no_ppo)
     folder = export_model(
         result,
-        spec,
         args.out,
         training={
             "data": str(args.data),

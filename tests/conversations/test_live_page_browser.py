@@ -127,6 +127,7 @@ def test_a_live_turn_is_scored_by_the_active_model_and_the_page_names_it(browser
         activate=True,
         epochs=2,
         ppo_iterations=1,
+        context_reader="off",  # the reader's live path is covered in tests/scoring/test_model_path.py
         progress=False,
     )
     conversation = make_conversation(team=org.team, rep=org.rep, external_id="call-model")

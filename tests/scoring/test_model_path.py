@@ -40,8 +40,16 @@ def models_dir(settings, tmp_path):
 @pytest.fixture
 def trained(embedder_ready, models_dir):
     records = list(simulate(240, seed=5))
+    # With the context reader (one short pass), so the whole path below runs it: export, live, evaluate.
     return services.train_and_register(
-        records=records, source="test simulator", activate=False, epochs=3, ppo_iterations=2, progress=False
+        records=records,
+        source="test simulator",
+        activate=False,
+        epochs=3,
+        ppo_iterations=2,
+        context_reader="on",
+        context_samples=200,
+        progress=False,
     )
 
 
@@ -50,6 +58,8 @@ def test_a_trained_model_is_registered_with_its_metrics(trained, models_dir):
     assert trained.folder.is_dir() and trained.folder.is_relative_to(models_dir)
     assert {"supervised", "ppo"} <= set(trained.metrics["validation"])
     assert trained.sidecar["state"]["embedding_name"] == services.current_embedder().name
+    assert trained.sidecar["context"]["served"] in trained.sidecar["files"]
+    assert trained.sidecar["training"]["context_reader"] is True
 
 
 def test_the_evaluate_command_reports_model_and_baseline(trained, tmp_path):
@@ -92,7 +102,10 @@ def test_an_activated_model_scores_live_turns_incrementally(
     scores = list(Score.objects.filter(conversation=conversation).order_by("turn__index"))
     assert [s.model_version for s in scores] == [trained.version] * 3
     assert all(0 < s.probability < 1 and s.details["kind"] == "model" for s in scores)
-    assert ConversationState.objects.get(conversation=conversation).turns_seen == 3
+    state = ConversationState.objects.get(conversation=conversation)
+    assert state.turns_seen == 3
+    # The reader's window is kept with the state, bounded: the next turn reads no older turn again.
+    assert [turn["text"] for turn in state.encoder["recent"]] == [text for _, text in texts][-3:]
     assert EmbeddingCache.objects.count() >= 3
 
     # The live, incremental path gives what the batch path gives for the same prefixes (up to the
@@ -103,7 +116,8 @@ def test_an_activated_model_scores_live_turns_incrementally(
     data = encode_conversations(
         [record], turns_of=lambda r: r["turns"], embedder=embedder, spec=spec, progress=False
     )
-    offline = PolicyModel.load(trained.folder, expect=spec).predict_conversations(data)
+    offline_model = PolicyModel.load(trained.folder, expect=spec)
+    offline = offline_model.predict_conversations(offline_model.prepare(data))
     assert np.allclose([s.probability for s in scores], offline, atol=2e-3)
 
     # A redelivered task for an earlier turn recomputes that prefix without disturbing the state.

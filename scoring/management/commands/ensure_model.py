@@ -37,8 +37,13 @@ class Command(BaseCommand):
 
         self.stdout.write(f"no active model: training one on {conversations} simulated conversations")
         records = list(simulate(conversations, seed=seed, policy=MixedPolicy()))
+        # The demo model skips the context reader (about 10 more minutes): simulated turns are written from
+        # templates, and the per-turn state reads them well; train_model adds it for real histories.
         model = services.train_and_register(
-            records=records, source=f"simulator (seed {seed}, n={conversations})", activate=True
+            records=records,
+            source=f"simulator (seed {seed}, n={conversations})",
+            activate=True,
+            context_reader="off",
         )
         report = model.metrics.get("validation", {}).get(model.sidecar["training"]["chosen_stage"], {})
         auc = report.get("auc")

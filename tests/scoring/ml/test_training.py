@@ -29,6 +29,7 @@ CONFIG = TrainConfig(
     hidden=64,
     heads=3,
     seed=1,
+    context_reader="off",  # the reader has its own tests (test_context_reader.py)
 )
 
 
@@ -47,7 +48,7 @@ def trained(data):
 
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
-    return export_model(trained, SPEC, tmp_path_factory.mktemp("models"), training={"source": "test"})
+    return export_model(trained, tmp_path_factory.mktemp("models"), training={"source": "test"})
 
 
 def test_training_learns_the_signal_and_runs_a_real_ppo_stage(trained, data):

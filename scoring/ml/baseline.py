@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .metrics import json_float, roc_auc
 from .protocol import (
     BUCKETS,
     EvalRows,
@@ -196,13 +195,7 @@ def crossval_baseline(
             "split": "stratified k-fold by conversation",
         },
     )
-    # The README's wording ("score the prefixes at 25/50/75/100 %; ROC-AUC over all of them") can also mean
-    # the four bucket prefixes of each conversation pooled; kept alongside for comparison.
-    buckets = rows.buckets
-    pooled_y = np.concatenate([rows.y[buckets[:, j]] for j in range(len(BUCKETS))])
-    pooled_p = np.concatenate([rows.p[buckets[:, j]] for j in range(len(BUCKETS))])
     report["usable"] = len(conversations)
-    report["auc_bucket_prefixes"] = json_float(roc_auc(pooled_y, pooled_p))
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
 

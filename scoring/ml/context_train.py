@@ -245,6 +245,8 @@ def export_reader(net: ContextReaderNet, work: Path, config: ContextReaderConfig
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from .export_embedder import _without_preprocess_hint
+
     tokens = Tokenised(["turn 1. [rep] an example", "turn 2. [rep] hi [customer] a second, longer one"], 16)
     example = tokens.batch([0, 1])
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -261,9 +263,10 @@ def export_reader(net: ContextReaderNet, work: Path, config: ContextReaderConfig
             opset_version=17,
             dynamo=False,
         )
-    quantize_dynamic(
-        str(work / FP32_FILE), str(work / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True
-    )
+    with _without_preprocess_hint():
+        quantize_dynamic(
+            str(work / FP32_FILE), str(work / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True
+        )
     shutil.copyfile(source_model_dir() / "tokenizer.json", work / TOKENIZER_FILE)
     files = {name: sha256_file(work / name) for name in (FP32_FILE, INT8_FILE, TOKENIZER_FILE)}
     description = {

@@ -157,6 +157,11 @@ def _export_context_reader(
         agreement[name] = float(np.max(np.abs(produced - reference[: len(windows)]))) if windows else 0.0
     description["served"] = INT8_FILE if agreement[INT8_FILE] <= INT8_MAX_ABS_DIFF else FP32_FILE
     description["agreement_max_abs_diff"] = agreement
+    # 90 MB (fp32) or 23 MB (int8) that nothing serves: every model version would carry it.
+    unserved = FP32_FILE if description["served"] == INT8_FILE else INT8_FILE
+    (work / unserved).unlink()
+    files.pop(unserved)
+    description["files"] = [description["served"]]
     return description
 
 

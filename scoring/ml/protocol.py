@@ -312,6 +312,12 @@ def conversation_parts(item: HonestConversation | tuple[Sequence[Turn], Any]) ->
 
 def _metrics_block(y: np.ndarray, p: np.ndarray, masks: dict[str, np.ndarray], n_bins: int) -> dict[str, Any]:
     block = binary_report(y, p)
+    # shared/data/README.md's reading of "ROC-AUC over all of them": only the four bucket prefixes of each
+    # conversation, pooled (its TF-IDF figures, e.g. DealOrNoDeal 0.73, are on this scale).
+    pooled = [masks[name] for name in BUCKETS]
+    block["auc_bucket_prefixes"] = json_float(
+        roc_auc(np.concatenate([y[m] for m in pooled]), np.concatenate([p[m] for m in pooled]))
+    )
     block["by_position"] = {name: binary_report(y[mask], p[mask]) for name, mask in masks.items()}
     block["reliability"] = reliability_bins(y, p, n_bins)
     return block
@@ -362,6 +368,7 @@ def assemble_report(
 
     block = _metrics_block(y_arr, p_arr, masks, n_bins)
     report: dict[str, Any] = {key: block[key] for key in ("auc", "brier", "log_loss", "ece", "accuracy")}
+    report["auc_bucket_prefixes"] = block["auc_bucket_prefixes"]
     report["positive_rate"] = block["positive_rate"]
     report["n_conversations"] = int(n_conversations)
     report["n_prefixes"] = int(y_arr.size)

@@ -82,8 +82,10 @@ def test_the_sidecar_describes_the_reader(exported):
     assert context["window"] == sidecar["state"]["context_window"] == 3
     assert context["dim"] == sidecar["state"]["context_dim"] == 384
     assert set(context["agreement_max_abs_diff"]) == {"context.onnx", "context.int8.onnx"}
-    for name in ("context.onnx", "context.int8.onnx", "context.tokenizer.json"):
-        assert name in sidecar["files"]
+    assert context["served"] in sidecar["files"] and "context.tokenizer.json" in sidecar["files"]
+    # Only the served reader is kept (the other one would add 23-90 MB to every version).
+    unserved = ({"context.onnx", "context.int8.onnx"} - {context["served"]}).pop()
+    assert unserved not in sidecar["files"] and not (exported / unserved).exists()
 
 
 def test_a_damaged_or_missing_reader_is_refused(exported, tmp_path):

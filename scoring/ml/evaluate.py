@@ -207,13 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = CachedEmbedder(load_embedder(args.embedder, state_dir=args.state_dir))
     progress = not args.quiet
     if args.crossval:
-        config = TrainConfig(
-            epochs=args.epochs,
-            ppo_iterations=args.ppo_iterations,
-            seed=args.seed,
-            context_reader=args.context_reader,
-            context_samples=args.context_samples,
-        )
+        config = TrainConfig.from_arguments(args)
         report, details = crossval(
             conversations,
             embedder,

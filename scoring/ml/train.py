@@ -76,6 +76,17 @@ class TrainConfig:
     context_samples: int = 16_000
     context_max_passes: int = 6
 
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> TrainConfig:
+        """From the options the train and evaluate commands both take."""
+        return cls(
+            epochs=args.epochs,
+            ppo_iterations=args.ppo_iterations,
+            seed=args.seed,
+            context_reader=args.context_reader,
+            context_samples=args.context_samples,
+        )
+
     def uses_context_reader(self, n_states: int) -> bool:
         if self.context_reader not in ("auto", "on", "off"):
             raise ValueError(f"context_reader must be auto, on or off, not {self.context_reader!r}")
@@ -500,13 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         spec=spec,
         progress=not args.quiet,
     )
-    config = TrainConfig(
-        epochs=args.epochs,
-        ppo_iterations=args.ppo_iterations,
-        seed=args.seed,
-        context_reader=args.context_reader,
-        context_samples=args.context_samples,
-    )
+    config = TrainConfig.from_arguments(args)
     result = train_model(data, config, progress=not args.quiet, ppo_stage=not args.no_ppo)
     folder = export_model(
         result,

@@ -262,3 +262,6 @@ SALESRL_MODELS_DIR = Path(env("SALESRL_MODELS_DIR", str(STATE_DIR / "models")))
 SALESRL_EMBEDDER = env("SALESRL_EMBEDDER", "local")
 if SALESRL_EMBEDDER not in {"local", "openai", "azure"}:
     raise ImproperlyConfigured(f"SALESRL_EMBEDDER must be local, openai or azure, got {SALESRL_EMBEDDER!r}")
+# The neighbour search behind each live confidence: HNSW candidate list size (higher: better recall,
+# slower). benchmarks/neighbour_search.py measures the trade-off.
+SALESRL_HNSW_EF_SEARCH = envint("SALESRL_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)

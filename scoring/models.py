@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pgvector.django import HalfVectorField
+from pgvector.django import HalfVectorField, HnswIndex, L2Distance
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from .ml.confidence import SIMILARITY_DIM
 
 
 class ScoringModelQuerySet(models.QuerySet["ScoringModel"]):
@@ -116,6 +118,9 @@ class Score(models.Model):
     scored_at = models.DateTimeField(default=timezone.now)
     # Time from the turn being stored to the score being stored, in milliseconds.
     latency_ms = models.FloatField(null=True, blank=True)
+    # The state in the model's similarity space (scoring.ml.confidence), for the neighbour search that
+    # follows the score; None for scorers without one.
+    state_vector = HalfVectorField(dimensions=SIMILARITY_DIM, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -134,3 +139,54 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.turn_id} {self.model_version}: {self.probability}"
+
+
+class TrainingStateQuerySet(models.QuerySet["TrainingState"]):
+    def nearest(self, *, model_id: int, bucket: int, vector: list[float], k: int) -> list[tuple[float, bool]]:
+        """(distance, converted) of the k training states of `model_id` in `bucket` nearest to `vector`.
+
+        HNSW with a filter returns fewer than k rows unless the scan is iterative (pgvector >= 0.8); see
+        shared/STACK.md. SET LOCAL needs a transaction, so the query runs in its own savepoint.
+        """
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [settings.SALESRL_HNSW_EF_SEARCH])
+            rows = (
+                self.filter(model_id=model_id, bucket=bucket)
+                .annotate(distance=L2Distance("vector", vector))
+                .order_by("distance")
+                .values_list("distance", "converted")[:k]
+            )
+            return [(float(distance), bool(converted)) for distance, converted in rows]
+
+
+class TrainingState(models.Model):
+    """One prefix of a training conversation of a model version, in its similarity space.
+
+    The live path's neighbour search (confidence) asks pgvector for the nearest ones at a similar turn
+    position; the vectors come from the model folder's similarity.npz, loaded when it is registered.
+    """
+
+    model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="training_states")
+    bucket = models.PositiveSmallIntegerField(help_text="turn-index bucket (scoring.ml.confidence)")
+    turn_index = models.PositiveIntegerField()
+    converted = models.BooleanField()
+    conversation_key = models.CharField(max_length=200, help_text="the training record's id")
+    vector = HalfVectorField(dimensions=SIMILARITY_DIM)
+
+    objects = TrainingStateQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="training_state_vector_hnsw",
+                fields=["vector"],
+                m=16,
+                ef_construction=128,
+                opclasses=["halfvec_l2_ops"],
+            ),
+            models.Index(fields=["model", "bucket"], name="training_state_model_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.conversation_key}@{self.turn_index}"

@@ -12,16 +12,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, Turn
 
+from .ml.confidence import NEIGHBOURS, NeighbourIndex, position_bucket, unseen_word_rates
 from .ml.embeddings import CachedEmbedder, Embedder, content_hash, load_embedder
 from .ml.inference import ArtifactError, PolicyModel, Prediction
 from .ml.state import StateEncoder, StateSpec
-from .models import ConversationState, EmbeddingCache, Score, ScoringModel
+from .models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class ScoreResult:
     probability: float | None
     confidence: float | None
     details: dict[str, Any] = field(default_factory=dict)
+    # The state in the model's similarity space: the confidence step searches its neighbours.
+    state_vector: list[float] | None = None
 
 
 class TurnScorer(Protocol):
@@ -97,33 +100,49 @@ class ModelScorer:
             if row.turns_seen > turn.index:
                 # Already folded in (a redelivered task, or a later turn caught up first): replay the
                 # prefix from scratch rather than touch the stored state.
-                encoder, prediction = self._fold(StateEncoder(self.model.spec), turn, start=0)
+                encoder, prediction, static = self._fold(StateEncoder(self.model.spec), turn, start=0)
             else:
                 encoder = (
                     StateEncoder.from_dict(self.model.spec, row.encoder)
                     if row.turns_seen
                     else StateEncoder(self.model.spec)
                 )
-                encoder, prediction = self._fold(encoder, turn, start=row.turns_seen)
+                encoder, prediction, static = self._fold(encoder, turn, start=row.turns_seen)
                 row.encoder = encoder.to_dict()
                 row.turns_seen = encoder.turns_seen
                 row.updated_at = timezone.now()
                 row.save(update_fields=["encoder", "turns_seen", "updated_at"])
         heads = prediction.head_probs[0]
+        raw = float(prediction.probability[0])
+        details: dict[str, Any] = {
+            "kind": "model",
+            "model_version": self.version,
+            "head_probabilities": [round(float(h), 4) for h in heads],
+            "ensemble_spread": round(float(np.std(heads)), 4),
+            "embedder": self.embedder.name,
+        }
+        confidence = self.model.confidence
+        if confidence is None:  # a model from before calibration: its probability as it is
+            return ScoreResult(probability=raw, confidence=None, details=details)
+        vector, residual = confidence.projection.project(static)
+        details.update(
+            raw_probability=round(raw, 6),
+            calibration=confidence.calibrator.method,
+            subspace_distance=float(residual[0]),
+            confidence_pending=True,
+        )
         return ScoreResult(
-            probability=float(prediction.probability[0]),
-            confidence=None,  # calibrated confidence is estimated separately (issue 4)
-            details={
-                "kind": "model",
-                "model_version": self.version,
-                "head_probabilities": [round(float(h), 4) for h in heads],
-                "ensemble_spread": round(float(np.std(heads)), 4),
-                "embedder": self.embedder.name,
-            },
+            probability=float(confidence.calibrate([raw], [turn.index])[0]),
+            confidence=None,  # follows in a second update (estimate_confidence): it needs a neighbour search
+            details=details,
+            state_vector=[float(v) for v in vector[0]],
         )
 
-    def _fold(self, encoder: StateEncoder, turn: Turn, *, start: int) -> tuple[StateEncoder, Prediction]:
-        """Fold turns start..turn.index into `encoder`, predicting after each; the last prediction wins."""
+    def _fold(
+        self, encoder: StateEncoder, turn: Turn, *, start: int
+    ) -> tuple[StateEncoder, Prediction, np.ndarray]:
+        """Fold turns start..turn.index into `encoder`, predicting after each; returns the encoder, the
+        last prediction and the last static state."""
         turns = list(
             Turn.objects.filter(conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index)
             .order_by("index")
@@ -141,9 +160,10 @@ class ModelScorer:
                 context=reader,
             )
             prediction = self.model.predict(encoder.full_state(static)[None, :])
+            # The raw estimate: the networks were trained reading their own uncalibrated outputs.
             encoder.record_probability(float(prediction.probability[0]))
         assert prediction is not None  # turn itself is always among `turns`
-        return encoder, prediction
+        return encoder, prediction, static
 
 
 _embedders: dict[str, Embedder] = {}
@@ -158,13 +178,16 @@ def current_embedder() -> Embedder:
     return _embedders[kind]
 
 
+def vector_list(value: Any) -> list[float]:
+    """A pgvector field's value as floats: HalfVector when read from the database, a list before."""
+    return [float(v) for v in (value.to_list() if hasattr(value, "to_list") else value)]
+
+
 def embed_texts(texts: list[str], embedder: Embedder) -> np.ndarray:
     """Embeddings for `texts`, from the database cache where present; the rest embedded and stored."""
     hashes = [content_hash(text) for text in texts]
     stored = {
-        row.content_hash: np.asarray(
-            row.vector.to_list() if hasattr(row.vector, "to_list") else row.vector, dtype=np.float32
-        )
+        row.content_hash: np.asarray(vector_list(row.vector), dtype=np.float32)
         for row in EmbeddingCache.objects.filter(embedder=embedder.name, content_hash__in=set(hashes))
     }
     missing = sorted({(h, t) for h, t in zip(hashes, texts, strict=True) if h not in stored})
@@ -187,7 +210,8 @@ def load_policy(model: ScoringModel, embedder: Embedder) -> PolicyModel:
     """The ONNX session of a registered model, loaded once per process and checked against the runtime."""
     if model.version not in _models:
         expect = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
-        _models[model.version] = PolicyModel.load(model.folder, expect=expect)
+        # The training states are in PostgreSQL (TrainingState): the process need not hold them.
+        _models[model.version] = PolicyModel.load(model.folder, expect=expect, neighbours=False)
     return _models[model.version]
 
 
@@ -237,6 +261,7 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
                     "details": result.details,
                     "scored_at": now,
                     "latency_ms": (now - turn.created_at).total_seconds() * 1000,
+                    "state_vector": result.state_vector,
                 },
             )
     conversation = turn.conversation
@@ -251,7 +276,84 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
             "score": score_payload(existing),
         },
     )
+    if existing.confidence is None and existing.state_vector is not None:
+        # The probability is out; its confidence follows as a second update, so a slow neighbour search
+        # never holds the score back.
+        from .tasks import estimate_confidence_task
+
+        transaction.on_commit(lambda: estimate_confidence_task.delay(existing.pk))
     return existing
+
+
+def estimate_confidence(score: Score) -> Score:
+    """Add the confidence to a model score (neighbour search in pgvector, novelty, the combiner), store
+    it and push it as a "confidence" update. Idempotent: a score that has one is pushed again as is."""
+    conversation = score.conversation
+    if score.confidence is None:
+        model_row = ScoringModel.objects.filter(version=score.model_version).first()
+        if model_row is None or score.state_vector is None:
+            return score
+        policy = load_policy(model_row, current_embedder())
+        confidence = policy.confidence
+        if confidence is None:
+            return score
+        turn = score.turn
+        vector = vector_list(score.state_vector)
+        bucket = int(position_bucket(turn.index))
+        neighbours = TrainingState.objects.nearest(
+            model_id=model_row.pk, bucket=bucket, vector=vector, k=NEIGHBOURS
+        )
+        distances = np.full((1, NEIGHBOURS), np.nan)
+        labels = np.full((1, NEIGHBOURS), np.nan)
+        for j, (distance, converted) in enumerate(neighbours):
+            distances[0, j], labels[0, j] = distance, float(converted)
+        texts = list(
+            Turn.objects.filter(conversation_id=conversation.pk, index__lte=turn.index)
+            .order_by("index")
+            .values_list("text", flat=True)
+        )
+        unknown_industry = (
+            conversation.industry
+            if conversation.industry
+            and confidence.industries
+            and conversation.industry not in confidence.industries
+            else ""
+        )
+        details = score.details
+        estimates = confidence.estimate(
+            p_raw=[details["raw_probability"]],
+            head_probs=np.asarray([details["head_probabilities"]]),
+            turn_index=[turn.index],
+            subspace_distance=[details["subspace_distance"]],
+            neighbour_distances=distances,
+            neighbour_labels=labels,
+            unseen_words=[unseen_word_rates(texts, confidence.vocabulary)[-1]],
+            unknown_industry=bool(unknown_industry),
+        )
+        row = estimates.row(reasons=confidence.reasons(estimates, unknown_industry=unknown_industry))
+        row["neighbours_found"] = len(neighbours)
+        with transaction.atomic():
+            locked = Score.objects.select_for_update().get(pk=score.pk)
+            if locked.confidence is None:
+                locked.confidence = row["confidence"]
+                locked.details = {
+                    **{k: v for k, v in locked.details.items() if k != "confidence_pending"},
+                    "confidence": row,
+                }
+                locked.save(update_fields=["confidence", "details"])
+            score = locked
+    realtime.broadcast(
+        conversation_id=conversation.pk,
+        team_id=conversation.team_id,
+        rep_id=conversation.rep_id,
+        payload={
+            "type": "confidence",
+            "conversation_id": conversation.pk,
+            "turn_index": score.turn.index,
+            "score": score_payload(score),
+        },
+    )
+    return score
 
 
 def latest_scores_for_turns(turns: Sequence[Turn]) -> dict[int, dict[str, Any]]:
@@ -345,6 +447,32 @@ def register_model(*, folder: Path, source: str = "", activate: bool = False) ->
             "training_source": source[:300],
         },
     )
+    if policy.confidence is not None and policy.confidence.neighbours is not None:
+        store_training_states(model, policy.confidence.neighbours)
     if activate:
         model.activate()
     return model
+
+
+def store_training_states(model: ScoringModel, neighbours: NeighbourIndex) -> int:
+    """Replace the model's training states in PostgreSQL with `neighbours` (COPY: ~100k rows/s)."""
+    with transaction.atomic():
+        TrainingState.objects.filter(model=model).delete()
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                "COPY scoring_trainingstate (model_id, bucket, turn_index, converted, conversation_key, "
+                "vector) FROM STDIN"
+            ) as copy,
+        ):
+            for vector, label, bucket, index, key in zip(
+                neighbours.vectors,
+                neighbours.labels,
+                neighbours.buckets,
+                neighbours.turn_index,
+                neighbours.keys,
+                strict=True,
+            ):
+                literal = "[" + ",".join(f"{v:.5g}" for v in vector) + "]"
+                copy.write_row((model.pk, int(bucket), int(index), bool(label), key[:200], literal))
+    return len(neighbours.labels)

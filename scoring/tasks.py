@@ -8,6 +8,7 @@ from celery.signals import worker_process_init
 from conversations.models import Turn
 
 from . import services
+from .models import Score
 
 
 # Scoring is idempotent (one score per turn and scorer version), so a message redelivered after
@@ -18,6 +19,14 @@ def score_turn_task(turn_id: int) -> None:
     if turn is None:  # the conversation was deleted before the worker got to it
         return
     services.score_turn(turn=turn)
+
+
+@shared_task(name="scoring.estimate_confidence", ignore_result=True, acks_late=True, max_retries=3)
+def estimate_confidence_task(score_id: int) -> None:
+    score = Score.objects.select_related("conversation", "turn").filter(pk=score_id).first()
+    if score is None:  # the conversation was deleted meanwhile
+        return
+    services.estimate_confidence(score)
 
 
 @worker_process_init.connect

@@ -36,6 +36,8 @@ class EncodedConversations:
     texts: list[list[str]]  # honest turn texts, for the baseline and for reports
     # The honest turns ({"speaker", "text"}), for the context reader's windows.
     turns: list[list[dict[str, str]]] = field(default_factory=list)
+    # meta.industry of each conversation ("" when not given), for the confidence's novelty signal.
+    industries: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -55,7 +57,12 @@ class EncodedConversations:
             ids=[self.ids[i] for i in index],
             texts=[self.texts[i] for i in index],
             turns=[self.turns[i] for i in index] if self.turns else [],
+            industries=[self.industries[i] for i in index] if self.industries else [],
         )
+
+    def turn_texts(self) -> list[list[str]]:
+        """Each conversation's turn texts (without speakers)."""
+        return [[turn["text"] for turn in turns] for turns in self.turns]
 
     def context_windows(self, window: int) -> list[str]:
         """The context reader's input after every row's turn, in row order (see scoring.ml.context)."""
@@ -119,7 +126,7 @@ def encode_conversations(
     ):
         table[start : start + batch_size] = embedder.embed(unique[start : start + batch_size])
 
-    blocks, lengths, labels, ids, texts, honest = [], [], [], [], [], []
+    blocks, lengths, labels, ids, texts, honest, industries = [], [], [], [], [], [], []
     for record, turns in tqdm(
         kept, desc="encoding states", unit="conv", disable=not progress, file=sys.stderr
     ):
@@ -130,6 +137,8 @@ def encode_conversations(
         ids.append(str(record.get("id", len(ids))))
         texts.append([f"{turn['speaker']}: {turn['text']}" for turn in turns])
         honest.append([{"speaker": turn["speaker"], "text": turn["text"]} for turn in turns])
+        industry = (record.get("meta") or {}).get("industry")
+        industries.append(industry if isinstance(industry, str) else "")
     lengths_array = np.asarray(lengths, dtype=np.int64)
     offsets = (
         np.concatenate([[0], np.cumsum(lengths_array)[:-1]]).astype(np.int64) if lengths else lengths_array
@@ -144,6 +153,7 @@ def encode_conversations(
         ids=ids,
         texts=texts,
         turns=honest,
+        industries=industries,
     )
 
 

@@ -30,7 +30,16 @@ import numpy as np
 from .baseline import TfidfLogisticBaseline
 from .dataset import EncodedConversations, encode_conversations
 from .embeddings import CachedEmbedder, Embedder, load_embedder
-from .protocol import EvalRows, HonestConversation, drop_last_for, kfold_by_conversation, load_jsonl, usable
+from .metrics import ece, json_float
+from .protocol import (
+    EvalRows,
+    HonestConversation,
+    confidence_auroc,
+    drop_last_for,
+    kfold_by_conversation,
+    load_jsonl,
+    usable,
+)
 from .state import StateSpec
 
 
@@ -64,6 +73,17 @@ def agreement(head_probs: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - 2.0 * head_probs.std(axis=1), 0.0, 1.0)
 
 
+def component_aurocs(rows: EvalRows, parts: Sequence[dict[str, np.ndarray]]) -> dict[str, float | None]:
+    """How well each confidence component alone separates right from wrong predictions (signed so
+    that higher should mean more confident: distances and spread count against)."""
+    against = {"ensemble_spread", "neighbour_distance", "subspace_distance", "unseen_words"}
+    out = {}
+    for name in parts[0]:
+        values = np.concatenate([np.nan_to_num(part[name], nan=0.0) for part in parts])
+        out[name] = confidence_auroc(rows.y, rows.p, -values if name in against else values)
+    return out
+
+
 def crossval(
     conversations: Sequence[HonestConversation],
     embedder: Embedder,
@@ -79,25 +99,50 @@ def crossval(
 
     data = encode(conversations, embedder, progress)
     folds = kfold_by_conversation(len(data), k, seed, labels=data.labels)
-    model_parts, supervised_parts, baseline_parts, confidence_parts, fold_info = [], [], [], [], []
+    model_parts, raw_parts, supervised_parts, baseline_parts, confidence_parts, fold_info = (
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
+    component_parts: list[dict[str, np.ndarray]] = []
     for number, (train_idx, test_idx) in enumerate(folds, start=1):
         if progress:
             print(f"fold {number}/{k}: training on {len(train_idx)} conversations", file=sys.stderr)
         train, test = data.subset(train_idx), data.subset(test_idx)
         result = train_model(train, config, progress=progress, ppo_stage=ppo_stage)
         test = result.prepare(test, progress=progress)
-        probabilities = predict_rows(result.net, test)
-        model_parts.append(rows_for(test, probabilities))
-        confidence_parts.append(agreement(head_probabilities(result.net, test, probabilities)))
+        raw = predict_rows(result.net, test)
+        heads = head_probabilities(result.net, test, raw)
+        estimates = result.confidence.estimate_rows(
+            static=test.static,
+            p_raw=raw,
+            head_probs=heads,
+            turn_index=test.row_position(),
+            texts=test.turn_texts(),
+        )
+        model_parts.append(rows_for(test, estimates.probability))
+        raw_parts.append(rows_for(test, raw))
+        confidence_parts.append(estimates.confidence)
+        component_parts.append({"ensemble_agreement": agreement(heads), **estimates.components})
         supervised = result.supervised_net if result.supervised_net is not None else result.net
         supervised_parts.append(rows_for(test, predict_rows(supervised, test)))
         baseline = TfidfLogisticBaseline().fit_conversations([conversations[i] for i in train_idx])
         baseline_parts.append(baseline.score_conversations([conversations[i] for i in test_idx]))
+        fold_rows = model_parts[-1]
         fold_info.append(
             {
                 "fold": number,
                 "chosen_stage": result.chosen,
                 "context_reader": result.context_net is not None,
+                "calibration": result.confidence.calibrator.report,
+                "test": {
+                    "ece_calibrated": json_float(ece(fold_rows.y, fold_rows.p)),
+                    "ece_uncalibrated": json_float(ece(fold_rows.y, raw)),
+                    "confidence_auroc": confidence_auroc(fold_rows.y, fold_rows.p, estimates.confidence),
+                },
                 "seconds": round(result.seconds, 1),
                 "validation": result.validation,
             }
@@ -111,10 +156,14 @@ def crossval(
             "embedder": embedder.name,
             "chosen_stage_by_fold": [f["chosen_stage"] for f in fold_info],
             "context_reader_by_fold": [f["context_reader"] for f in fold_info],
-            "confidence": "ensemble agreement, uncalibrated",
+            "confidence": "P(right side of 0.5), scoring.ml.confidence",
+            "probability": "calibrated on each fold's validation split",
         },
         protocol={"mode": f"{k}-fold cross-validation by conversation (stratified)", "seed": seed},
     )
+    all_rows = EvalRows.concatenate(model_parts)
+    report["uncalibrated"] = summary(EvalRows.concatenate(raw_parts).report())
+    report["confidence_components_auroc"] = component_aurocs(all_rows, component_parts)
     report["ablation"] = {
         "supervised_only": summary(EvalRows.concatenate(supervised_parts).report()),
         "supervised_then_ppo_or_kept": summary(report),
@@ -136,16 +185,19 @@ def evaluate_model(
     spec = StateSpec(embedding_name=embedder.name, embedding_dim=embedder.dim)
     model = PolicyModel.load(model_dir, expect=spec)
     data = model.prepare(encode(conversations, embedder, progress))
-    probabilities = model.predict_conversations(data)
-    from .dataset import with_previous
-
-    positions = data.row_position()
-    heads = np.zeros((len(probabilities), model.sidecar["heads"]), dtype=np.float32)
-    for t in range(int(data.lengths.max())):
-        rows = np.flatnonzero(positions == t)
-        heads[rows] = model.predict(
-            with_previous(data.static[rows], probabilities, rows, t, spec.n_previous)
-        ).head_probs
+    raw = model.predict_conversations(data)
+    heads = model.head_probabilities(data, raw)
+    confidence = agreement(heads)
+    probabilities = raw
+    if model.confidence is not None:
+        estimates = model.confidence.estimate_rows(
+            static=data.static,
+            p_raw=raw,
+            head_probs=heads,
+            turn_index=data.row_position(),
+            texts=data.turn_texts(),
+        )
+        probabilities, confidence = estimates.probability, estimates.confidence
     rows = rows_for(data, probabilities)
     baseline_rows = None
     if baseline_conversations:
@@ -153,12 +205,14 @@ def evaluate_model(
         baseline_rows = baseline.score_conversations(conversations)
     return rows.report(
         baseline=baseline_rows,
-        confidence=agreement(heads),
+        confidence=confidence,
         model={
             "name": "salesrl-policy",
             "version": model.version,
             "embedder": embedder.name,
-            "confidence": "ensemble agreement, uncalibrated",
+            "confidence": "P(right side of 0.5), scoring.ml.confidence"
+            if model.confidence is not None
+            else "ensemble agreement (a model without a confidence part)",
         },
         protocol={"mode": "held-out file"},
     )

@@ -6,6 +6,9 @@ Layout of a model version folder:
     <out>/<version>/value.onnx         the value network
     <out>/<version>/context.onnx, context.int8.onnx, context.tokenizer.json
                                        the context reader, when the model has one (scoring.ml.context)
+    <out>/<version>/confidence.json, similarity.npz
+                                       calibration, confidence and the training states it compares
+                                       with (scoring.ml.confidence)
     <out>/<version>/model.json         the sidecar: version, state layout, metrics, file hashes
 """
 
@@ -94,6 +97,17 @@ def export_model(
         agreement[name] = float(np.max(np.abs(produced - reference)))
     served = "policy.int8.onnx" if agreement["int8"] <= INT8_MAX_ABS_DIFF else "policy.onnx"
     files = {name: sha256_file(work / name) for name in ("policy.onnx", "policy.int8.onnx", "value.onnx")}
+    confidence = None
+    if getattr(result, "confidence", None) is not None:
+        confidence_files = result.confidence.write(work)
+        files.update(confidence_files)
+        confidence = {
+            "files": sorted(confidence_files),
+            "calibration": result.confidence.calibrator.method,
+            "training_states": len(result.confidence.neighbours.labels)
+            if result.confidence.neighbours
+            else 0,
+        }
     context = None
     if getattr(result, "context_net", None) is not None:
         context = _export_context_reader(result, work, serving, sample_states, reference, files)
@@ -111,6 +125,7 @@ def export_model(
         "files": files,
         "served": served,
         "context": context,
+        "confidence": confidence,
         "agreement_max_abs_diff": agreement,
         "training": {
             **training,
@@ -119,7 +134,10 @@ def export_model(
             "config": asdict(result.config),
             "history": result.history,
         },
-        "metrics": {"validation": result.validation},
+        "metrics": {
+            "validation": result.validation,
+            **({"calibration": result.confidence.report["calibration"]} if confidence else {}),
+        },
         "torch_version": torch.__version__,
     }
     (work / "model.json").write_text(json.dumps(sidecar, indent=2, default=_json_default))

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from .artifacts import SIDECAR_FORMAT, SIDECAR_KIND, sha256_file
+from .confidence import ConfidenceModel
 from .context import ContextEncoder
-from .dataset import EncodedConversations, sequential_predict
+from .dataset import EncodedConversations, sequential_predict, with_previous
 from .state import StateSpec
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -41,6 +42,7 @@ class PolicyModel:
         sidecar: dict[str, Any],
         session: ort.InferenceSession,
         context: ContextEncoder | None = None,
+        confidence: ConfidenceModel | None = None,
     ) -> None:
         self.folder = folder
         self.sidecar = sidecar
@@ -48,12 +50,21 @@ class PolicyModel:
         self.spec = StateSpec.from_dict(sidecar["state"])
         self.version: str = sidecar["version"]
         self.context = context
+        # Calibration and confidence (None for a model trained before they existed).
+        self.confidence = confidence
         self._value_session: ort.InferenceSession | None = None
 
     @classmethod
     def load(
-        cls, folder: Path | str, *, expect: StateSpec | None = None, threads: int = 1, file: str | None = None
+        cls,
+        folder: Path | str,
+        *,
+        expect: StateSpec | None = None,
+        threads: int = 1,
+        file: str | None = None,
+        neighbours: bool = True,
     ) -> PolicyModel:
+        """`neighbours=False` skips the training states (the live path asks pgvector for them)."""
         folder = Path(folder)
         try:
             sidecar = json.loads((folder / "model.json").read_text())
@@ -87,7 +98,13 @@ class PolicyModel:
                 context = ContextEncoder(folder, description, sidecar["files"])
             except (KeyError, OSError, ValueError) as exc:
                 raise ArtifactError(f"{folder}: context reader: {exc}") from None
-        return cls(folder, sidecar, session, context)
+        confidence = None
+        if sidecar.get("confidence"):
+            try:
+                confidence = ConfidenceModel.read(folder, sidecar["files"], with_neighbours=neighbours)
+            except (KeyError, OSError, ValueError) as exc:
+                raise ArtifactError(f"{folder}: confidence: {exc}") from None
+        return cls(folder, sidecar, session, context, confidence)
 
     def predict(self, states: np.ndarray) -> Prediction:
         probability, head_probs = self.session.run(None, {"state": np.ascontiguousarray(states, np.float32)})
@@ -108,6 +125,16 @@ class PolicyModel:
             return data
         window = self.spec.context_window
         return data.with_context(self.context.encode(data.context_windows(window)), window)
+
+    def head_probabilities(self, data: EncodedConversations, probabilities: np.ndarray) -> np.ndarray:
+        """Each ensemble head's probability for every row, the states carrying `probabilities`."""
+        positions = data.row_position()
+        heads = np.zeros((len(probabilities), self.sidecar["heads"]), dtype=np.float32)
+        for t in range(int(data.lengths.max()) if len(data) else 0):
+            rows = np.flatnonzero(positions == t)
+            states = with_previous(data.static[rows], probabilities, rows, t, self.spec.n_previous)
+            heads[rows] = self.predict(states).head_probs
+        return heads
 
     def predict_conversations(self, data: EncodedConversations) -> np.ndarray:
         """Probabilities for every row of prepared `data`; each state carries the model's earlier ones."""

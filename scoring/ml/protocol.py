@@ -9,6 +9,7 @@ conversation. numpy only: the web process renders these reports without scikit-l
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -338,6 +339,48 @@ def confidence_auroc(
     return json_float(roc_auc(right, c_arr))
 
 
+COVERAGE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0)
+CONFIDENCE_BANDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def confidence_coverage(y: np.ndarray, p: np.ndarray, confidence: np.ndarray) -> dict[str, Any]:
+    """Accuracy of the most confident share of predictions (coverage), and accuracy within each
+    confidence band: a confidence that means P(right) should match the accuracy of its band."""
+    right = ((p >= 0.5) == (y == 1)).astype(np.float64)
+    order = np.argsort(-confidence, kind="mergesort")
+    coverage = []
+    for level in COVERAGE_LEVELS:
+        take = max(1, round(level * right.size)) if right.size else 0
+        coverage.append(
+            {
+                "coverage": level,
+                "n": take,
+                "accuracy": json_float(float(right[order[:take]].mean())) if take else None,
+                "min_confidence": json_float(float(confidence[order[take - 1]])) if take else None,
+            }
+        )
+    bands = []
+    edges = CONFIDENCE_BANDS
+    for lo, hi in itertools.pairwise(edges):
+        inside = (confidence >= lo) & ((confidence < hi) if hi < 1.0 else (confidence <= hi))
+        bands.append(
+            {
+                "lo": lo,
+                "hi": hi,
+                "n": int(inside.sum()),
+                "mean_confidence": json_float(float(confidence[inside].mean())) if inside.any() else None,
+                "accuracy": json_float(float(right[inside].mean())) if inside.any() else None,
+            }
+        )
+    gaps = [abs(b["mean_confidence"] - b["accuracy"]) * b["n"] for b in bands if b["n"]]
+    return {
+        "coverage": coverage,
+        "bands": bands,
+        # Like ECE, for the confidence as a probability of being right.
+        "calibration_error": json_float(sum(gaps) / right.size) if right.size else None,
+    }
+
+
 def assemble_report(
     y: ArrayLike,
     p: ArrayLike,
@@ -387,7 +430,11 @@ def assemble_report(
         c_arr = np.asarray(confidence, dtype=np.float64).reshape(-1)
         report["confidence_auroc"] = confidence_auroc(y_arr, p_arr, c_arr)
         right = (p_arr >= 0.5) == (y_arr == 1)
+        pooled = np.concatenate([np.flatnonzero(masks[name]) for name in BUCKETS])
         report["confidence"] = {
+            # The same rows as auc_bucket_prefixes: the four bucket prefixes of each conversation, pooled.
+            "auroc_bucket_prefixes": confidence_auroc(y_arr[pooled], p_arr[pooled], c_arr[pooled]),
+            **confidence_coverage(y_arr, p_arr, c_arr),
             "mean": json_float(float(c_arr.mean())) if c_arr.size else None,
             "mean_when_right": json_float(float(c_arr[right].mean())) if right.any() else None,
             "mean_when_wrong": json_float(float(c_arr[~right].mean())) if (~right).any() else None,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .context import window_text
 from .features import FEATURE_NAMES, FEATURES_VERSION, FeatureTracker
@@ -116,6 +117,16 @@ class StateSpec:
 
 def position_value(index: int) -> float:
     return math.log1p(index) / math.log1p(MAX_POSITION)
+
+
+# Lower edges of turn-index buckets (calibration offsets, neighbour search). A live conversation's final
+# length is unknown, so "a similar position" means a similar absolute turn index, not a share of it.
+POSITION_BUCKET_EDGES = (0, 1, 3, 6, 10, 16)
+
+
+def position_bucket(turn_index: ArrayLike) -> np.ndarray:
+    """The bucket (0..5) of each turn index."""
+    return np.searchsorted(POSITION_BUCKET_EDGES, np.asarray(turn_index), side="right") - 1
 
 
 def previous_part(previous: Sequence[float], n_previous: int = N_PREVIOUS) -> np.ndarray:

@@ -10,6 +10,8 @@
     status: document.getElementById("status"),
     connection: document.getElementById("connection"),
     note: document.getElementById("model-note"),
+    confidence: document.getElementById("confidence"),
+    confidenceReasons: document.getElementById("confidence-reasons"),
     chart: document.getElementById("trajectory"),
     transcript: document.getElementById("transcript"),
     turnCount: document.getElementById("turn-count"),
@@ -88,13 +90,44 @@
       els.note.dataset.kind = "baseline";
     } else if (lastScore && lastScore.details && lastScore.details.kind === "model") {
       els.note.textContent =
-        "Model " + lastScore.model_version + " · spread of its ensemble on this turn: " +
-        (lastScore.details.ensemble_spread * 100).toFixed(1) + " pts. Confidence is not calibrated yet.";
+        "Model " + lastScore.model_version + (lastScore.details.calibration ? " · calibrated (" +
+        lastScore.details.calibration.replace(/_/g, " ") + ")" : "") + " · ensemble spread on this turn: " +
+        (lastScore.details.ensemble_spread * 100).toFixed(1) + " pts.";
       els.note.hidden = false;
       els.note.dataset.kind = "model";
     } else {
       els.note.hidden = true;
     }
+    renderConfidence(latest ? latest.score : null);
+  }
+
+  // Confidence: the probability that the prediction is on the right side of 50 %; it follows the score
+  // as a second update (a neighbour search), so "estimating…" shows in between.
+  function renderConfidence(score) {
+    const details = score && score.details ? score.details : {};
+    const info = details.confidence;
+    els.confidence.dataset.level = "none";
+    els.confidenceReasons.replaceChildren();
+    if (score && score.confidence !== null && info) {
+      els.confidence.textContent = pct(score.confidence) + (info.low ? " · low" : "");
+      els.confidence.dataset.level = info.low ? "low" : "ok";
+      els.confidence.title =
+        "Chance that the prediction is on the right side of 50% (band " + pct(info.band[0]) + "–" + pct(info.band[1]) + ")";
+      for (const reason of info.low ? info.reasons : []) {
+        const li = document.createElement("li");
+        li.textContent = reason;
+        els.confidenceReasons.append(li);
+      }
+    } else if (score && details.confidence_pending) {
+      els.confidence.textContent = "estimating…";
+      els.confidence.dataset.level = "pending";
+    } else if (score && details.kind === "baseline") {
+      els.confidence.textContent = "0% · no model";
+      els.confidence.dataset.level = "low";
+    } else {
+      els.confidence.textContent = "—";
+    }
+    els.confidenceReasons.hidden = !els.confidenceReasons.children.length;
   }
 
   function renderChart(turns) {
@@ -110,6 +143,35 @@
       marker: { size: 7 },
       name: "Probability",
     };
+    // The confidence band (the ensemble's spread, widened when the conversation is unlike training).
+    const banded = scored.filter((t) => t.score.details && t.score.details.confidence);
+    const band = (end) => banded.map((t) => t.score.details.confidence.band[end] * 100);
+    const upper = {
+      x: banded.map((t) => t.index + 1),
+      y: band(1),
+      mode: "lines",
+      line: { width: 0 },
+      hoverinfo: "skip",
+      name: "band-high",
+    };
+    const lower = {
+      x: banded.map((t) => t.index + 1),
+      y: band(0),
+      mode: "lines",
+      line: { width: 0 },
+      fill: "tonexty",
+      fillcolor: "rgba(37, 99, 235, 0.15)",
+      hoverinfo: "skip",
+      name: "band-low",
+    };
+    const lowConfidence = scored.map((t) => Boolean(t.score.details && t.score.details.confidence && t.score.details.confidence.low));
+    trace.marker = {
+      size: 8,
+      color: lowConfidence.map((low) => (low ? "#ffffff" : "#2563eb")),
+      line: { color: "#2563eb", width: 2 },
+    };
+    trace.customdata = scored.map((t) => (t.score.confidence === null ? "…" : pct(t.score.confidence)));
+    trace.hovertemplate = "Turn %{x}: %{y:.0f}% (confidence %{customdata})<br>%{text}<extra></extra>";
     const layout = {
       margin: { l: 48, r: 16, t: 8, b: 40 },
       xaxis: { title: { text: "Turn" }, dtick: 1, rangemode: "tozero" },
@@ -117,8 +179,9 @@
       showlegend: false,
       height: 300,
     };
-    window.Plotly.react(els.chart, [trace], layout, { displayModeBar: false, responsive: true });
+    window.Plotly.react(els.chart, [upper, lower, trace], layout, { displayModeBar: false, responsive: true });
     els.chart.dataset.points = String(scored.length);
+    els.chart.dataset.banded = String(banded.length);
   }
 
   function render() {
@@ -149,7 +212,7 @@
       const score = known.score || state.pendingScores.get(event.turn.index) || event.turn.score;
       state.turns.set(event.turn.index, Object.assign({}, event.turn, { score: score }));
       state.pendingScores.delete(event.turn.index);
-    } else if (event.type === "score") {
+    } else if (event.type === "score" || event.type === "confidence") {
       const turn = state.turns.get(event.turn_index);
       // A score may overtake its turn's own event; keep it until the turn arrives.
       if (turn) turn.score = event.score;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -147,5 +148,14 @@ def test_a_live_turn_is_scored_by_the_active_model_and_the_page_names_it(browser
         expect(page.locator("#trajectory")).to_have_attribute("data-points", "1", timeout=30_000)
         expect(page.locator("#model-note")).to_contain_text(model.version)
         expect(page.locator("#model-note")).to_have_attribute("data-kind", "model")
+        # The confidence follows the probability as a second update and draws its band on the chart.
+        expect(page.locator("#trajectory")).to_have_attribute("data-banded", "1", timeout=30_000)
+        expect(page.locator("#confidence")).to_have_text(re.compile(r"^\d+%"))
+        level = page.locator("#confidence").get_attribute("data-level")
+        assert level in {"ok", "low"}
+        if level == "low":  # said plainly, with the reason
+            expect(page.locator("#confidence")).to_contain_text("low")
+            expect(page.locator("#confidence-reasons li").first).to_be_visible()
+        assert page.locator("#trajectory .scatterlayer .trace").count() == 3  # band edges + line
         page.screenshot(path=str(ARTIFACTS / "live-page-model.png"))
     page.close()

@@ -20,7 +20,7 @@ from scoring.ml.export_embedder import ensure_local_model
 from scoring.ml.inference import PolicyModel
 from scoring.ml.simulator import simulate
 from scoring.ml.state import StateSpec
-from scoring.models import ConversationState, EmbeddingCache, Score, ScoringModel
+from scoring.models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
 from tests.factories import make_conversation
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,18 @@ def test_a_trained_model_is_registered_with_its_metrics(trained, models_dir):
     assert trained.sidecar["state"]["embedding_name"] == services.current_embedder().name
     assert trained.sidecar["context"]["served"] in trained.sidecar["files"]
     assert trained.sidecar["training"]["context_reader"] is True
+
+    # The training states the live confidence searches are in pgvector, found by their own vector.
+    stored = TrainingState.objects.filter(model=trained)
+    assert stored.count() == trained.sidecar["confidence"]["training_states"] > 0
+    first = stored.order_by("pk").first()
+    found = TrainingState.objects.nearest(
+        model_id=trained.pk, bucket=first.bucket, vector=services.vector_list(first.vector), k=3
+    )
+    assert found[0][0] == pytest.approx(0.0, abs=1e-3) and len(found) == 3
+    # Registering the same folder again replaces the rows rather than doubling them.
+    services.register_model(folder=trained.folder)
+    assert TrainingState.objects.filter(model=trained).count() == stored.count()
 
 
 def test_the_evaluate_command_reports_model_and_baseline(trained, tmp_path):
@@ -117,8 +129,26 @@ def test_an_activated_model_scores_live_turns_incrementally(
         [record], turns_of=lambda r: r["turns"], embedder=embedder, spec=spec, progress=False
     )
     offline_model = PolicyModel.load(trained.folder, expect=spec)
-    offline = offline_model.predict_conversations(offline_model.prepare(data))
-    assert np.allclose([s.probability for s in scores], offline, atol=2e-3)
+    prepared = offline_model.prepare(data)
+    offline = offline_model.predict_conversations(prepared)
+    assert np.allclose([s.details["raw_probability"] for s in scores], offline, atol=2e-3)
+    # What is shown is the calibrated probability, and its confidence came in the second step from the
+    # pgvector neighbour search: the same numbers the exact numpy search gives offline.
+    estimates = offline_model.confidence.estimate_rows(
+        static=prepared.static,
+        p_raw=offline,
+        head_probs=offline_model.head_probabilities(prepared, offline),
+        turn_index=prepared.row_position(),
+        texts=prepared.turn_texts(),
+    )
+    assert np.allclose([s.probability for s in scores], estimates.probability, atol=2e-3)
+    assert np.allclose([s.confidence for s in scores], estimates.confidence, atol=5e-3)
+    for score in scores:
+        info = score.details["confidence"]
+        assert info["confidence"] == score.confidence and info["neighbours_found"] == 10
+        assert info["band"][0] <= score.probability <= info["band"][1]
+        assert set(info["components"]) >= {"margin", "ensemble_spread", "neighbour_agreement", "unseen_words"}
+        assert "confidence_pending" not in score.details
 
     # A redelivered task for an earlier turn recomputes that prefix without disturbing the state.
     first_turn = conversation.turns.get(index=0)
@@ -142,3 +172,36 @@ def test_a_broken_active_model_falls_back_to_the_baseline_and_says_why(trained, 
         )[0]
     ]
     assert "cannot serve" in scorer.score(turn).details["note"]
+
+
+def test_the_probability_is_pushed_first_and_the_confidence_follows(
+    trained, org, monkeypatch, django_capture_on_commit_callbacks
+):
+    trained.activate()
+    pushed: list[dict] = []
+    monkeypatch.setattr(services.realtime, "broadcast", lambda **kwargs: pushed.append(kwargs["payload"]))
+    conversation = make_conversation(team=org.team, rep=org.rep, industry="Aerospace")
+    turn, _ = conversation_services.append_turn(
+        conversation=conversation, speaker="customer", text="We are comparing three vendors this month."
+    )
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        score = services.score_turn(turn=turn)
+    # Step one: the calibrated probability, stored and pushed, with no confidence yet.
+    assert [p["type"] for p in pushed] == ["score"]
+    assert pushed[0]["score"]["confidence"] is None and pushed[0]["score"]["details"]["confidence_pending"]
+    assert Score.objects.get(pk=score.pk).confidence is None
+    # Step two (the queued task): the neighbour search, then a "confidence" update for the same turn.
+    for callback in pending:
+        callback()
+    assert [p["type"] for p in pushed] == ["score", "confidence"]
+    update = pushed[1]
+    assert update["turn_index"] == 0 and 0 <= update["score"]["confidence"] <= 1
+    stored = Score.objects.get(pk=score.pk)
+    assert stored.confidence == update["score"]["confidence"]
+    # An industry the model never trained on caps what the confidence may claim, and says so.
+    info = stored.details["confidence"]
+    assert info["novelty"] >= 0.5 and abs(stored.confidence - 0.5) <= 0.25
+    assert any("no Aerospace conversations" in reason for reason in info["reasons"])
+    # Redelivered, the task pushes the stored confidence again and changes nothing.
+    services.estimate_confidence(stored)
+    assert pushed[-1]["score"]["confidence"] == stored.confidence

@@ -132,6 +132,33 @@ def test_the_runtime_refuses_a_tampered_file(exported, tmp_path):
         PolicyModel.load(copy, expect=SPEC)
 
 
+def test_calibration_and_confidence_travel_with_the_model(trained, exported, data, tmp_path):
+    sidecar = json.loads((exported / "model.json").read_text())
+    assert sidecar["confidence"]["calibration"] == trained.confidence.calibrator.method
+    assert sidecar["confidence"]["training_states"] == len(trained.confidence.neighbours.labels)
+    calibration = sidecar["metrics"]["calibration"]
+    assert len(calibration["reliability_calibrated"]) == 10 and calibration["ece_calibrated"] >= 0
+    model = PolicyModel.load(exported, expect=SPEC)
+    served = model.confidence
+    raw = model.predict_conversations(data)
+    estimates = served.estimate_rows(
+        static=data.static,
+        p_raw=raw,
+        head_probs=model.head_probabilities(data, raw),
+        turn_index=data.row_position(),
+        texts=data.turn_texts(),
+    )
+    assert np.all((estimates.confidence >= 0) & (estimates.confidence <= 1))
+    assert estimates.probability.shape == raw.shape
+    # Without its training states (the live path keeps them in pgvector) the model still loads.
+    assert PolicyModel.load(exported, expect=SPEC, neighbours=False).confidence.neighbours is None
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(exported), str(copy)], check=True)
+    (copy / "confidence.json").write_text((copy / "confidence.json").read_text() + " ")
+    with pytest.raises(ArtifactError, match="confidence"):
+        PolicyModel.load(copy, expect=SPEC)
+
+
 def test_inference_imports_neither_torch_nor_django():
     code = "import sys, scoring.ml.inference; print('torch' in sys.modules, 'django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

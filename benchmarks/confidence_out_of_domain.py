@@ -41,13 +41,7 @@ def score_set(model: PolicyModel, conversations: list[HonestConversation], embed
     raw = model.predict_conversations(data)
     heads = model.head_probabilities(data, raw)
     assert model.confidence is not None
-    estimates = model.confidence.estimate_rows(
-        static=data.static,
-        p_raw=raw,
-        head_probs=heads,
-        turn_index=data.row_position(),
-        texts=data.turn_texts(),
-    )
+    estimates = model.confidence.estimate_encoded(data, raw, heads)
     y = data.labels[data.row_conversation()]
     reasons: collections.Counter[str] = collections.Counter()
     for i in np.flatnonzero(estimates.confidence < LOW_CONFIDENCE)[:2000]:

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 
 from .artifacts import sha256_file
 from .calibration import Calibrator, fit_logistic, logit, positions, sigmoid
+from .dataset import EncodedConversations
 from .metrics import ece, reliability_bins
 from .state import POSITION_BUCKET_EDGES, position_bucket
 
@@ -351,6 +352,18 @@ class ConfidenceModel:
             neighbour_distances=distances,
             neighbour_labels=labels,
             unseen_words=unseen,
+        )
+
+    def estimate_encoded(
+        self, data: EncodedConversations, p_raw: np.ndarray, head_probs: np.ndarray
+    ) -> Estimates:
+        """estimate_rows for every row of encoded (and prepared) conversations."""
+        return self.estimate_rows(
+            static=data.static,
+            p_raw=p_raw,
+            head_probs=head_probs,
+            turn_index=data.row_position(),
+            texts=data.turn_texts(),
         )
 
     # --- files ---------------------------------------------------------------------------------------

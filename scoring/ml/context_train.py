@@ -169,8 +169,11 @@ def fine_tune(
     n = len(windows)
     passes = max(1, min(config.max_passes, math.ceil(config.samples / max(n, 1))))
     steps_per_pass = math.ceil(n / config.batch_size)
+    total_steps = passes * steps_per_pass
+    # At least two warm-up steps: with fewer, OneCycleLR's warm-up phase is empty and it divides by zero
+    # (a few hundred conversations, e.g. a small team's history, give only ~10 steps).
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=passes * steps_per_pass, pct_start=0.1
+        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=min(0.5, max(0.1, 2.0 / total_steps))
     )
     history: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any] | None] = (math.inf, None)

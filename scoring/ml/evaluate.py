@@ -116,13 +116,7 @@ def crossval(
         test = result.prepare(test, progress=progress)
         raw = predict_rows(result.net, test)
         heads = head_probabilities(result.net, test, raw)
-        estimates = result.confidence.estimate_rows(
-            static=test.static,
-            p_raw=raw,
-            head_probs=heads,
-            turn_index=test.row_position(),
-            texts=test.turn_texts(),
-        )
+        estimates = result.confidence.estimate_encoded(test, raw, heads)
         model_parts.append(rows_for(test, estimates.probability))
         raw_parts.append(rows_for(test, raw))
         confidence_parts.append(estimates.confidence)
@@ -190,13 +184,7 @@ def evaluate_model(
     confidence = agreement(heads)
     probabilities = raw
     if model.confidence is not None:
-        estimates = model.confidence.estimate_rows(
-            static=data.static,
-            p_raw=raw,
-            head_probs=heads,
-            turn_index=data.row_position(),
-            texts=data.turn_texts(),
-        )
+        estimates = model.confidence.estimate_encoded(data, raw, heads)
         probabilities, confidence = estimates.probability, estimates.confidence
     rows = rows_for(data, probabilities)
     baseline_rows = None

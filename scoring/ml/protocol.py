@@ -339,6 +339,19 @@ def confidence_auroc(
     return json_float(roc_auc(right, c_arr))
 
 
+def reachable_confidence_auroc(p: np.ndarray, draws: int = 20, seed: int = 0) -> float | None:
+    """The confidence AUROC that |p - 0.5| would reach if `p` were exactly the true probability (outcomes
+    drawn from p, averaged over `draws`): what calibrated probabilities this sharp allow, whatever
+    the confidence adds. A confidence above it uses more than the probability; one below, less."""
+    if not p.size:
+        return None
+    rng = np.random.default_rng(seed)
+    margin = np.abs(p - 0.5)
+    values = [confidence_auroc((rng.random(p.size) < p).astype(np.float64), p, margin) for _ in range(draws)]
+    finite = [v for v in values if v is not None]
+    return json_float(float(np.mean(finite))) if finite else None
+
+
 COVERAGE_LEVELS = (0.1, 0.25, 0.5, 0.75, 1.0)
 CONFIDENCE_BANDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
@@ -434,6 +447,7 @@ def assemble_report(
         report["confidence"] = {
             # The same rows as auc_bucket_prefixes: the four bucket prefixes of each conversation, pooled.
             "auroc_bucket_prefixes": confidence_auroc(y_arr[pooled], p_arr[pooled], c_arr[pooled]),
+            "auroc_if_probabilities_were_exact": reachable_confidence_auroc(p_arr),
             **confidence_coverage(y_arr, p_arr, c_arr),
             "mean": json_float(float(c_arr.mean())) if c_arr.size else None,
             "mean_when_right": json_float(float(c_arr[right].mean())) if right.any() else None,

@@ -134,12 +134,8 @@ def test_an_activated_model_scores_live_turns_incrementally(
     assert np.allclose([s.details["raw_probability"] for s in scores], offline, atol=2e-3)
     # What is shown is the calibrated probability, and its confidence came in the second step from the
     # pgvector neighbour search: the same numbers the exact numpy search gives offline.
-    estimates = offline_model.confidence.estimate_rows(
-        static=prepared.static,
-        p_raw=offline,
-        head_probs=offline_model.head_probabilities(prepared, offline),
-        turn_index=prepared.row_position(),
-        texts=prepared.turn_texts(),
+    estimates = offline_model.confidence.estimate_encoded(
+        prepared, offline, offline_model.head_probabilities(prepared, offline)
     )
     assert np.allclose([s.probability for s in scores], estimates.probability, atol=2e-3)
     assert np.allclose([s.confidence for s in scores], estimates.confidence, atol=5e-3)

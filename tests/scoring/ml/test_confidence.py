@@ -228,3 +228,14 @@ def test_files_round_trip_and_refuse_tampering(fitted, tmp_path):
     (tmp_path / CONFIDENCE_FILE).write_text((tmp_path / CONFIDENCE_FILE).read_text().replace("0", "1", 1))
     with pytest.raises(ValueError, match="sha256"):
         ConfidenceModel.read(tmp_path, files)
+
+
+def test_the_reachable_confidence_auroc_follows_how_sharp_the_probabilities_are():
+    from scoring.ml.protocol import reachable_confidence_auroc
+
+    rng = np.random.default_rng(0)
+    blunt = rng.uniform(0.45, 0.55, 4000)
+    sharp = np.concatenate([rng.uniform(0.45, 0.55, 2000), rng.choice([0.02, 0.98], 2000)])
+    assert abs(reachable_confidence_auroc(blunt) - 0.5) < 0.05
+    assert reachable_confidence_auroc(sharp) > 0.8
+    assert reachable_confidence_auroc(np.zeros(0)) is None

@@ -141,13 +141,7 @@ def test_calibration_and_confidence_travel_with_the_model(trained, exported, dat
     model = PolicyModel.load(exported, expect=SPEC)
     served = model.confidence
     raw = model.predict_conversations(data)
-    estimates = served.estimate_rows(
-        static=data.static,
-        p_raw=raw,
-        head_probs=model.head_probabilities(data, raw),
-        turn_index=data.row_position(),
-        texts=data.turn_texts(),
-    )
+    estimates = served.estimate_encoded(data, raw, model.head_probabilities(data, raw))
     assert np.all((estimates.confidence >= 0) & (estimates.confidence <= 1))
     assert estimates.probability.shape == raw.shape
     # Without its training states (the live path keeps them in pgvector) the model still loads.

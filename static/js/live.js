@@ -133,45 +133,39 @@
   function renderChart(turns) {
     if (!window.Plotly) return;
     const scored = turns.filter((t) => t.score && t.score.probability !== null);
+    const info = (t) => (t.score.details && t.score.details.confidence) || null;
     const trace = {
       x: scored.map((t) => t.index + 1),
       y: scored.map((t) => t.score.probability * 100),
       text: scored.map((t) => (t.speaker === "rep" ? "Rep: " : "Customer: ") + t.text.slice(0, 80)),
-      hovertemplate: "Turn %{x}: %{y:.0f}%<br>%{text}<extra></extra>",
+      customdata: scored.map((t) => (t.score.confidence === null ? "…" : pct(t.score.confidence))),
+      hovertemplate: "Turn %{x}: %{y:.0f}% (confidence %{customdata})<br>%{text}<extra></extra>",
       mode: "lines+markers",
       line: { color: "#2563eb", width: 2 },
-      marker: { size: 7 },
+      // Hollow markers: low confidence.
+      marker: {
+        size: 8,
+        color: scored.map((t) => (info(t) && info(t).low ? "#ffffff" : "#2563eb")),
+        line: { color: "#2563eb", width: 2 },
+      },
       name: "Probability",
     };
     // The confidence band (the ensemble's spread, widened when the conversation is unlike training).
-    const banded = scored.filter((t) => t.score.details && t.score.details.confidence);
-    const band = (end) => banded.map((t) => t.score.details.confidence.band[end] * 100);
-    const upper = {
-      x: banded.map((t) => t.index + 1),
-      y: band(1),
-      mode: "lines",
-      line: { width: 0 },
-      hoverinfo: "skip",
-      name: "band-high",
-    };
-    const lower = {
-      x: banded.map((t) => t.index + 1),
-      y: band(0),
-      mode: "lines",
-      line: { width: 0 },
-      fill: "tonexty",
-      fillcolor: "rgba(37, 99, 235, 0.15)",
-      hoverinfo: "skip",
-      name: "band-low",
-    };
-    const lowConfidence = scored.map((t) => Boolean(t.score.details && t.score.details.confidence && t.score.details.confidence.low));
-    trace.marker = {
-      size: 8,
-      color: lowConfidence.map((low) => (low ? "#ffffff" : "#2563eb")),
-      line: { color: "#2563eb", width: 2 },
-    };
-    trace.customdata = scored.map((t) => (t.score.confidence === null ? "…" : pct(t.score.confidence)));
-    trace.hovertemplate = "Turn %{x}: %{y:.0f}% (confidence %{customdata})<br>%{text}<extra></extra>";
+    const banded = scored.filter(info);
+    const bandEdge = (end, style) =>
+      Object.assign(
+        {
+          x: banded.map((t) => t.index + 1),
+          y: banded.map((t) => info(t).band[end] * 100),
+          mode: "lines",
+          line: { width: 0 },
+          hoverinfo: "skip",
+          name: end ? "band-high" : "band-low",
+        },
+        style
+      );
+    const upper = bandEdge(1, {});
+    const lower = bandEdge(0, { fill: "tonexty", fillcolor: "rgba(37, 99, 235, 0.15)" });
     const layout = {
       margin: { l: 48, r: 16, t: 8, b: 40 },
       xaxis: { title: { text: "Turn" }, dtick: 1, rangemode: "tozero" },

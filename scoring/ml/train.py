@@ -355,7 +355,8 @@ def ppo(
                 dist = torch.distributions.Normal(mean, torch.exp(net.log_std))
                 log_prob = dist.log_prob(batch.actions[rows])
                 advantage = batch.advantages[rows]
-                advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+                # correction=0: a last minibatch of one row has no sample std (NaN), which poisons the net.
+                advantage = (advantage - advantage.mean()) / (advantage.std(correction=0) + 1e-8)
                 ratio = torch.exp(log_prob - batch.log_probs[rows])
                 clipped = torch.clamp(ratio, 1 - config.clip, 1 + config.clip)
                 weight = batch.weights[rows]

@@ -153,6 +153,21 @@ def test_calibration_and_confidence_travel_with_the_model(trained, exported, dat
         PolicyModel.load(copy, expect=SPEC)
 
 
+def test_a_one_row_ppo_minibatch_does_not_poison_the_network(data):
+    from dataclasses import replace
+
+    from scoring.ml.train import split_validation
+
+    train_idx, _ = split_validation(len(data), CONFIG.val_fraction, data.labels, CONFIG.seed)
+    rows = int(data.lengths[train_idx].sum())
+    # Every training conversation in each rollout, minibatches of rows - 1: the last one holds one row.
+    config = replace(
+        CONFIG, epochs=1, ppo_iterations=2, ppo_conversations=len(train_idx), ppo_minibatch=rows - 1
+    )
+    result = train_model(data, config, progress=False)
+    assert all(np.isfinite(p.detach().numpy()).all() for p in result.net.parameters())
+
+
 def test_inference_imports_neither_torch_nor_django():
     code = "import sys, scoring.ml.inference; print('torch' in sys.modules, 'django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

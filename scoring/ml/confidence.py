@@ -312,7 +312,9 @@ class ConfidenceModel:
         if c["subspace_distance"] > 1.0 or (
             np.isfinite(c["neighbour_distance"]) and c["neighbour_distance"] > 1.0
         ):
-            reasons.append("unlike anything in training: farther from it than 99 % of held-out conversations")
+            reasons.append(
+                "unlike anything in training: farther from its states than 99 % of held-out conversations"
+            )
         if c["ensemble_spread"] > self.spread_q90:
             reasons.append("models disagree: the ensemble members give different probabilities")
         if c["neighbour_agreement"] < -0.2:

@@ -90,8 +90,8 @@
       els.note.dataset.kind = "baseline";
     } else if (lastScore && lastScore.details && lastScore.details.kind === "model") {
       els.note.textContent =
-        "Model " + lastScore.model_version + (lastScore.details.calibration ? " · calibrated (" +
-        lastScore.details.calibration.replace(/_/g, " ") + ")" : "") + " · ensemble spread on this turn: " +
+        "Model " + lastScore.model_version + calibrationNote(lastScore.details.calibration) +
+        " · ensemble spread on this turn: " +
         (lastScore.details.ensemble_spread * 100).toFixed(1) + " pts.";
       els.note.hidden = false;
       els.note.dataset.kind = "model";
@@ -99,6 +99,12 @@
       els.note.hidden = true;
     }
     renderConfidence(latest ? latest.score : null);
+  }
+
+  function calibrationNote(method) {
+    if (!method) return "";
+    if (method === "identity") return " · calibration checked (it left the probabilities as they were)";
+    return " · calibrated (" + method.replace(/_/g, " ") + ")";
   }
 
   // Confidence: the probability that the prediction is on the right side of 50 %; it follows the score

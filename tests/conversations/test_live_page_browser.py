@@ -156,6 +156,13 @@ def test_a_live_turn_is_scored_by_the_active_model_and_the_page_names_it(browser
         if level == "low":  # said plainly, with the reason
             expect(page.locator("#confidence")).to_contain_text("low")
             expect(page.locator("#confidence-reasons li").first).to_be_visible()
+        api_post(
+            base_url,
+            f"/api/v1/conversations/{conversation.pk}/turns/",
+            token,
+            {"speaker": "rep", "text": "Understood. What would going live by then be worth to your team?"},
+        )
+        expect(page.locator("#trajectory")).to_have_attribute("data-banded", "2", timeout=30_000)
         assert page.locator("#trajectory .scatterlayer .trace").count() == 3  # band edges + line
         page.screenshot(path=str(ARTIFACTS / "live-page-model.png"))
     page.close()

@@ -11,8 +11,10 @@
 Prefixes are cut at meta.leak_turn (and, for DealOrNoDeal, without the last turn) so that no
 prefix contains the outcome stated in words. The report has AUC, Brier, log loss, ECE and
 accuracy over all prefixes and at 25/50/75/100 % of each conversation, the baseline's figures on
-the same rows, the supervised-only vs PPO ablation (cross-validation), and `confidence_auroc` of
-the ensemble's agreement (uncalibrated: the calibrated confidence is a later addition).
+the same rows, the supervised-only vs PPO ablation (cross-validation), the figures before
+calibration, and the confidence (scoring.ml.confidence): `confidence_auroc`, accuracy by coverage
+and by confidence band, and how well each component alone separates right from wrong. The model's
+probabilities in the report are the calibrated ones it serves.
 """
 
 from __future__ import annotations

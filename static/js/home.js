@@ -33,7 +33,8 @@
       const event = JSON.parse(message.data);
       if (event.type === "hello") {
         scheduleRefresh(); // catch up on anything missed while disconnected
-      } else if (event.type !== "score") {
+      } else if (event.type !== "score" && event.type !== "confidence") {
+        // The list shows no scores: only new conversations, turns and status changes refresh it.
         scheduleRefresh();
       }
     };

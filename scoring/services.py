@@ -301,13 +301,7 @@ def estimate_confidence(score: Score) -> Score:
             .order_by("index")
             .values_list("text", flat=True)
         )
-        unknown_industry = (
-            conversation.industry
-            if conversation.industry
-            and confidence.industries
-            and conversation.industry not in confidence.industries
-            else ""
-        )
+        unknown_industry = confidence.unknown_industry(conversation.industry)
         details = score.details
         estimates = confidence.estimate(
             p_raw=[details["raw_probability"]],
@@ -452,8 +446,8 @@ def register_model(*, folder: Path, source: str = "", activate: bool = False) ->
 def store_training_states(model: ScoringModel, neighbours: NeighbourIndex) -> int:
     """Replace the model's training states in PostgreSQL with `neighbours`.
 
-    COPY into the HNSW-indexed table runs at about 2,000 rows/s on 2 cores (every row joins the graph;
-    benchmarks/neighbour_search.py): a 100k-state model registers in about a minute."""
+    COPY into the HNSW-indexed table runs at 1,200-1,800 rows/s on 2 cores (every row joins the graph;
+    benchmarks/neighbour_search.py): a 100k-state model registers in one to one and a half minutes."""
     with transaction.atomic():
         TrainingState.objects.filter(model=model).delete()
         with (

@@ -20,7 +20,7 @@ The previous-probability part of the state keeps the raw estimates: that is what
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -211,4 +211,4 @@ def fit_calibrator(
         "fitted_on": {"rows": int(p_arr.size), "conversations": len(names)},
         "held_out_two_fold": {m: {k: round(v, 5) for k, v in s.items()} for m, s in scores.items()},
     }
-    return Calibrator(fitted.method, fitted.coef, fitted.knots_x, fitted.knots_y, report)
+    return replace(fitted, report=report)

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .artifacts import sha256_file
-from .calibration import Calibrator, fit_logistic, logit, positions, sigmoid
+from .calibration import Calibrator, fit_calibrator, fit_logistic, logit, positions, sigmoid
 from .dataset import EncodedConversations
 from .metrics import ece, reliability_bins
 from .state import POSITION_BUCKET_EDGES, position_bucket
@@ -216,6 +216,10 @@ class ConfidenceModel:
     def calibrate(self, p_raw: ArrayLike, turn_index: ArrayLike) -> np.ndarray:
         return self.calibrator.apply(p_raw, turn_index)
 
+    def unknown_industry(self, industry: str) -> str:
+        """`industry` when training had industries and not this one, else "" (nothing to say)."""
+        return industry if industry and self.industries and industry not in self.industries else ""
+
     def estimate(
         self,
         *,
@@ -228,6 +232,8 @@ class ConfidenceModel:
         unseen_words: ArrayLike,
         unknown_industry: ArrayLike | bool = False,
     ) -> Estimates:
+        """Calibrated probability, confidence and band per row. `neighbour_distances` / `_labels`: (rows, k),
+        nearest first, NaN where fewer than k neighbours were found (NeighbourIndex.search, or pgvector)."""
         p_raw_arr = np.asarray(p_raw, dtype=np.float64).reshape(-1)
         index = np.broadcast_to(np.asarray(turn_index).reshape(-1), p_raw_arr.shape)
         probability = self.calibrate(p_raw_arr, index)
@@ -283,12 +289,8 @@ class ConfidenceModel:
     ) -> dict[str, np.ndarray]:
         rate = _neighbour_rate(neighbour_labels)
         side = np.where(probability >= 0.5, 1.0, -1.0)
-        with np.errstate(invalid="ignore"):
-            nearest = np.nanmin(np.where(np.isnan(neighbour_distances), np.inf, neighbour_distances), axis=1)
-        nearest = np.where(np.isfinite(nearest), nearest, np.nan)
-        scale = self.neighbour_distance_q99[
-            np.clip(position_bucket(turn_index), 0, len(POSITION_BUCKET_EDGES) - 1)
-        ]
+        nearest = neighbour_distances[:, 0]  # nearest first, NaN when the bucket held no training state
+        scale = self.neighbour_distance_q99[position_bucket(turn_index)]
         return {
             "margin": 2.0 * np.abs(probability - 0.5),
             "ensemble_spread": spread,
@@ -472,8 +474,6 @@ def fit_confidence(
     Training rows become the neighbour index; validation rows (conversations the networks' weights never
     saw) give the calibrator, the 99th percentiles and the combiner's data.
     """
-    from .calibration import fit_calibrator
-
     calibrator = fit_calibrator(val_p_raw, val_labels, val_turn_index, val_groups, seed=seed)
     projection = Projection.fit(train_static, seed=seed)
     train_vectors, _ = projection.project(train_static)
@@ -499,13 +499,14 @@ def fit_confidence(
         ]
     )
     unseen = np.concatenate([unseen_word_rates(t, vocabulary) for t in val_texts])
+    spread = logit(val_head_probs).std(axis=1)
     model = ConfidenceModel(
         calibrator=calibrator,
         projection=projection,
         neighbour_distance_q99=per_bucket,
         subspace_distance_q99=float(np.quantile(val_residual, 0.99)),
         unseen_words_q99=float(np.quantile(unseen, 0.99)),
-        spread_q90=float(np.quantile(logit(val_head_probs).std(axis=1), 0.9)),
+        spread_q90=float(np.quantile(spread, 0.9)),
         combiner=np.zeros(len(COMBINER_FEATURES) + 1),
         vocabulary=vocabulary,
         industries=tuple(sorted({i for i in industries if i})),
@@ -514,7 +515,7 @@ def fit_confidence(
     probability = calibrator.apply(val_p_raw, val_turn_index)
     features = model._features(
         probability=probability,
-        spread=logit(val_head_probs).std(axis=1),
+        spread=spread,
         turn_index=val_turn_index,
         subspace_distance=val_residual,
         neighbour_distances=distances,

@@ -101,15 +101,13 @@ def crossval(
 
     data = encode(conversations, embedder, progress)
     folds = kfold_by_conversation(len(data), k, seed, labels=data.labels)
-    model_parts, raw_parts, supervised_parts, baseline_parts, confidence_parts, fold_info = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
+    model_parts: list[EvalRows] = []  # calibrated, as served
+    raw_parts: list[EvalRows] = []
+    supervised_parts: list[EvalRows] = []
+    baseline_parts: list[EvalRows] = []
+    confidence_parts: list[np.ndarray] = []
     component_parts: list[dict[str, np.ndarray]] = []
+    fold_info: list[dict[str, Any]] = []
     for number, (train_idx, test_idx) in enumerate(folds, start=1):
         if progress:
             print(f"fold {number}/{k}: training on {len(train_idx)} conversations", file=sys.stderr)
@@ -157,9 +155,8 @@ def crossval(
         },
         protocol={"mode": f"{k}-fold cross-validation by conversation (stratified)", "seed": seed},
     )
-    all_rows = EvalRows.concatenate(model_parts)
     report["uncalibrated"] = summary(EvalRows.concatenate(raw_parts).report())
-    report["confidence_components_auroc"] = component_aurocs(all_rows, component_parts)
+    report["confidence_components_auroc"] = component_aurocs(rows, component_parts)
     report["ablation"] = {
         "supervised_only": summary(EvalRows.concatenate(supervised_parts).report()),
         "supervised_then_ppo_or_kept": summary(report),

@@ -5,8 +5,9 @@
 
 Logs in as the demo admin (credentials from <state>/demo_credentials.json, or --user/--password),
 opens conversations through the API, subscribes to each one's websocket like the live page does,
-then posts turns one at a time and waits for both pushes: the turn itself (sent by the web process
-after commit) and its score (computed by the Celery worker). Prints per-stage percentiles; the
+then posts turns one at a time and waits for three pushes: the turn itself (sent by the web process
+after commit), its score (computed by the Celery worker) and the guidance that follows the score (its
+own task: acts, advice, nudges, similar won conversations). Prints per-stage percentiles; the
 last line is JSON.
 """
 
@@ -102,19 +103,22 @@ async def measure_conversation(session: Session, team: str, rep: str, turns: int
                 {"speaker": speaker, "text": text, "index": index},
             )
             posted = time.perf_counter()
-            got_turn = got_score = None
-            while got_turn is None or got_score is None:
+            got_turn = got_score = got_guidance = None
+            while got_turn is None or got_score is None or got_guidance is None:
                 event = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
                 now = time.perf_counter()
                 if event["type"] == "turn" and event["turn"]["index"] == index:
                     got_turn = now
                 elif event["type"] == "score" and event["turn_index"] == index:
                     got_score = now
+                elif event["type"] == "guidance" and event["turn_index"] == index:
+                    got_guidance = now
             samples.append(
                 {
                     "post": (posted - started) * 1000,
                     "turn": (got_turn - started) * 1000,
                     "score": (got_score - started) * 1000,
+                    "guidance": (got_guidance - started) * 1000,
                 }
             )
     session.post(f"/api/v1/conversations/{conversation['id']}/close/", {"outcome": "lost"})
@@ -151,8 +155,9 @@ async def main() -> None:
         "post_response_ms": percentiles([s["post"] for s in samples]),
         "post_to_turn_event_ms": percentiles([s["turn"] for s in samples]),
         "post_to_score_event_ms": percentiles([s["score"] for s in samples]),
+        "post_to_guidance_event_ms": percentiles([s["guidance"] for s in samples]),
     }
-    for key in ("post_response_ms", "post_to_turn_event_ms", "post_to_score_event_ms"):
+    for key in [k for k in result if k.endswith("_ms")]:
         figures = result[key]
         print(f"{key:24} p50 {figures['p50']:7.1f}  p95 {figures['p95']:7.1f}  p99 {figures['p99']:7.1f}")
     print(json.dumps(result))

@@ -55,5 +55,9 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
             "conversation": conversation,
             "snapshot": conversation_snapshot(conversation),
             "speakers": Speaker.choices,
+            # The viewer's own open conversations, to switch between calls without going back.
+            "open_conversations": Conversation.objects.filter(rep=request.user)
+            .open()
+            .order_by("-started_at")[:10],
         },
     )

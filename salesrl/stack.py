@@ -529,6 +529,7 @@ def up(config: Config, *, demo: bool) -> None:
     # The local embedding model is exported once; without an active model one is trained on
     # simulated conversations (a few minutes the first time, nothing afterwards).
     manage(config, "ensure_model")
+    manage(config, "ensure_guidance")
     _spawn(config, "worker", worker_argv(concurrency=config.worker_concurrency, name="salesrl@%h"))
     _spawn(config, "web", web_argv(host=config.web_host, port=config.web_port))
     wait_healthy(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Sequence
@@ -18,11 +19,13 @@ from django.utils import timezone
 from conversations import realtime
 from conversations.models import Conversation, Turn
 
+from .ml.attribution import Moved, what_moved
 from .ml.confidence import NEIGHBOURS, NeighbourIndex, position_bucket, unseen_word_rates
 from .ml.embeddings import CachedEmbedder, Embedder, content_hash, load_embedder
 from .ml.inference import ArtifactError, PolicyModel, Prediction
 from .ml.state import StateEncoder, StateSpec
 from .models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
+from .signals import score_stored
 
 logger = logging.getLogger(__name__)
 
@@ -100,20 +103,23 @@ class ModelScorer:
             if row.turns_seen > turn.index:
                 # Already folded in (a redelivered task, or a later turn caught up first): replay the
                 # prefix from scratch rather than touch the stored state.
-                encoder, prediction, static = self._fold(StateEncoder(self.model.spec), turn, start=0)
+                folded = self._fold(StateEncoder(self.model.spec), turn, start=0)
             else:
                 encoder = (
                     StateEncoder.from_dict(self.model.spec, row.encoder)
                     if row.turns_seen
                     else StateEncoder(self.model.spec)
                 )
-                encoder, prediction, static = self._fold(encoder, turn, start=row.turns_seen)
-                row.encoder = encoder.to_dict()
-                row.turns_seen = encoder.turns_seen
+                folded = self._fold(encoder, turn, start=row.turns_seen)
+                if folded.before is None and row.turns_seen:
+                    folded.before = decode_static(row.encoder.get("last_static"))
+                # The last static state rides along so the next turn can say what moved its probability.
+                row.encoder = {**folded.encoder.to_dict(), "last_static": encode_static(folded.static)}
+                row.turns_seen = folded.encoder.turns_seen
                 row.updated_at = timezone.now()
                 row.save(update_fields=["encoder", "turns_seen", "updated_at"])
-        heads = prediction.head_probs[0]
-        raw = float(prediction.probability[0])
+        heads = folded.prediction.head_probs[0]
+        raw = float(folded.prediction.probability[0])
         details: dict[str, Any] = {
             "kind": "model",
             "model_version": self.version,
@@ -124,7 +130,9 @@ class ModelScorer:
         confidence = self.model.confidence
         if confidence is None:  # a model from before calibration: its probability as it is
             return ScoreResult(probability=raw, confidence=None, details=details)
-        vector, residual = confidence.projection.project(static)
+        vector, residual = confidence.projection.project(folded.static)
+        if folded.before is not None and folded.raw_before is not None:
+            details["moved"] = self._moved(folded, turn).to_dict()
         details.update(
             raw_probability=round(raw, 6),
             calibration=confidence.calibrator.method,
@@ -138,11 +146,23 @@ class ModelScorer:
             state_vector=[float(v) for v in vector[0]],
         )
 
-    def _fold(
-        self, encoder: StateEncoder, turn: Turn, *, start: int
-    ) -> tuple[StateEncoder, Prediction, np.ndarray]:
-        """Fold turns start..turn.index into `encoder`, predicting after each; returns the encoder, the
-        last prediction and the last static state."""
+    def _moved(self, folded: _Folded, turn: Turn) -> Moved:
+        """What moved the calibrated probability from the turn before to this one (scoring.ml.attribution)."""
+        confidence = self.model.confidence
+        assert confidence is not None and folded.before is not None and folded.raw_before is not None
+        return what_moved(
+            spec=self.model.spec,
+            predict=lambda states: self.model.predict(states).probability,
+            calibrate=lambda raw: confidence.calibrate(raw, np.full(len(raw), turn.index)),
+            static_before=folded.before,
+            static_now=folded.static,
+            previous=folded.full_state[len(folded.static) :],
+            probability_before=float(confidence.calibrate([folded.raw_before], [turn.index - 1])[0]),
+            speaker=turn.speaker,
+        )
+
+    def _fold(self, encoder: StateEncoder, turn: Turn, *, start: int) -> _Folded:
+        """Fold turns start..turn.index into `encoder`, predicting after each."""
         turns = list(
             Turn.objects.filter(conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index)
             .order_by("index")
@@ -150,7 +170,7 @@ class ModelScorer:
         )
         vectors = embed_texts([t.text for t in turns], self.embedder)
         reader = self.model.context.encode_one if self.model.context is not None else None
-        prediction = None
+        folded: _Folded | None = None
         for item, vector in zip(turns, vectors, strict=True):
             static = encoder.update(
                 speaker=item.speaker,
@@ -159,11 +179,32 @@ class ModelScorer:
                 ts=item.ts.timestamp() if item.ts else None,
                 context=reader,
             )
-            prediction = self.model.predict(encoder.full_state(static)[None, :])
+            full_state = encoder.full_state(static)
+            prediction = self.model.predict(full_state[None, :])
+            folded = _Folded(
+                encoder=encoder,
+                prediction=prediction,
+                static=static,
+                full_state=full_state,
+                before=None if folded is None else folded.static,
+                raw_before=encoder.probabilities[-1] if encoder.probabilities else None,
+            )
             # The raw estimate: the networks were trained reading their own uncalibrated outputs.
             encoder.record_probability(float(prediction.probability[0]))
-        assert prediction is not None  # turn itself is always among `turns`
-        return encoder, prediction, static
+        assert folded is not None  # turn itself is always among `turns`
+        return folded
+
+
+@dataclass
+class _Folded:
+    """The encoder after folding up to a turn, with what the last prediction saw."""
+
+    encoder: StateEncoder
+    prediction: Prediction
+    static: np.ndarray
+    full_state: np.ndarray
+    before: np.ndarray | None  # the static state after the turn before (None when unknown)
+    raw_before: float | None  # the raw probability after the turn before
 
 
 _embedders: dict[str, Embedder] = {}
@@ -176,6 +217,15 @@ def current_embedder() -> Embedder:
     if kind not in _embedders:
         _embedders[kind] = CachedEmbedder(load_embedder(kind, state_dir=Path(settings.STATE_DIR)))
     return _embedders[kind]
+
+
+def encode_static(static: np.ndarray) -> str:
+    """A static state as base64 float32 (a JSON list of 800 floats would be ~5x larger)."""
+    return base64.b64encode(np.asarray(static, dtype="<f4").tobytes()).decode()
+
+
+def decode_static(value: str | None) -> np.ndarray | None:
+    return None if not value else np.frombuffer(base64.b64decode(value), dtype="<f4").copy()
 
 
 def vector_list(value: Any) -> list[float]:
@@ -265,6 +315,7 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
                 },
             )
     push_score(existing, turn=turn, kind="score")
+    score_stored.send(sender=Score, score=existing, turn=turn)
     if existing.confidence is None and existing.state_vector is not None:
         # The probability is out; its confidence follows as a second update, so a slow neighbour search
         # never holds the score back.

@@ -2184,6 +2184,8 @@ class RepView:
     customer_texts: tuple[str, ...]
     customer_categories: tuple[str, ...]
     pending_objection: str | None  # objection type the customer raised and the rep hasn't handled
+    # The transcript so far as (speaker, text): what a guidance model reading the conversation sees.
+    transcript: tuple[tuple[str, str], ...] = ()
 
     @property
     def objection_pending(self) -> bool:
@@ -2439,6 +2441,7 @@ class _Conversation:
             customer_texts=tuple(self.customer_texts),
             customer_categories=tuple(self.categories),
             pending_objection=self.pending,
+            transcript=tuple(zip(self.speakers, self.texts, strict=True)),
         )
 
     # -- text ---------------------------------------------------------------------------------------

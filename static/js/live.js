@@ -239,7 +239,10 @@
       setConnection("live", "live");
     };
     socket.onmessage = function (message) {
-      applyEvent(JSON.parse(message.data));
+      const event = JSON.parse(message.data);
+      applyEvent(event);
+      // Other panels (guidance.js) follow the same stream without a second socket.
+      document.dispatchEvent(new CustomEvent("salesrl:event", { detail: event }));
     };
     socket.onclose = function (event) {
       if (event.code === 4403) {

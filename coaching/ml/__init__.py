@@ -1,0 +1,1 @@
+"""Guidance core: plain Python (numpy, onnxruntime), importable without Django."""

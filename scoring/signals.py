@@ -1,0 +1,9 @@
+"""Signals other apps listen to, so scoring never imports them.
+
+score_stored(score, turn): sent after a turn's score is stored and pushed (also when a redelivered task
+pushes a stored score again). Receivers that start work must schedule it with transaction.on_commit.
+"""
+
+from django.dispatch import Signal
+
+score_stored = Signal()

@@ -22,7 +22,7 @@ from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Speaker, Turn
 from scoring.ml.state import POSITION_BUCKET_EDGES, position_bucket
 from scoring.models import Score, ScoringModel
-from scoring.services import current_embedder, embed_texts, load_policy, vector_list
+from scoring.services import current_embedder, embed_texts, load_policy, stored_path, vector_list
 
 from .ml.acts import ActClassifier
 from .ml.guidance import GuidanceModel as GuidancePolicy
@@ -308,14 +308,11 @@ def train_guidance(
     )
     fitted = fit_guidance(decisions, scoring_version=scoring_model.version, progress=progress)
     folder = fitted.write(Path(settings.SALESRL_MODELS_DIR) / "guidance" / fitted.version)
-    models_dir = Path(settings.SALESRL_MODELS_DIR).resolve()
-    resolved = folder.resolve()
-    path = str(resolved.relative_to(models_dir)) if resolved.is_relative_to(models_dir) else str(resolved)
     row, _ = GuidanceModel.objects.update_or_create(
         version=fitted.version,
         defaults={
             "scoring_model": scoring_model,
-            "path": path,
+            "path": stored_path(folder),
             "meta": fitted.meta,
             "training_source": source[:300],
         },

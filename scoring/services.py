@@ -471,16 +471,21 @@ def train_and_register(
     return register_model(folder=folder, source=source, activate=activate)
 
 
+def stored_path(folder: Path) -> str:
+    """A model folder as stored: relative to SALESRL_MODELS_DIR when inside it (so a moved state folder
+    keeps working), else absolute."""
+    models_dir = Path(settings.SALESRL_MODELS_DIR).resolve()
+    resolved = folder.resolve()
+    return str(resolved.relative_to(models_dir)) if resolved.is_relative_to(models_dir) else str(resolved)
+
+
 def register_model(*, folder: Path, source: str = "", activate: bool = False) -> ScoringModel:
     """Record a model version folder (checked by loading it) and optionally make it live."""
     policy = PolicyModel.load(folder)
-    models_dir = Path(settings.SALESRL_MODELS_DIR).resolve()
-    resolved = folder.resolve()
-    path = str(resolved.relative_to(models_dir)) if resolved.is_relative_to(models_dir) else str(resolved)
     model, _ = ScoringModel.objects.update_or_create(
         version=policy.version,
         defaults={
-            "path": path,
+            "path": stored_path(folder),
             "sha256": policy.sidecar["files"][policy.sidecar["served"]],
             "sidecar": policy.sidecar,
             "metrics": policy.sidecar.get("metrics", {}),

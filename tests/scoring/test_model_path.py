@@ -175,7 +175,12 @@ def test_the_probability_is_pushed_first_and_the_confidence_follows(
 ):
     trained.activate()
     pushed: list[dict] = []
-    monkeypatch.setattr(services.realtime, "broadcast", lambda **kwargs: pushed.append(kwargs["payload"]))
+    # Only scoring's own updates: guidance (coaching) follows the score on the same channel, tested there.
+    monkeypatch.setattr(
+        services.realtime,
+        "broadcast",
+        lambda **kwargs: kwargs["payload"]["type"] != "guidance" and pushed.append(kwargs["payload"]),
+    )
     conversation = make_conversation(team=org.team, rep=org.rep, industry="Aerospace")
     turn, _ = conversation_services.append_turn(
         conversation=conversation, speaker="customer", text="We are comparing three vendors this month."

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -287,11 +287,7 @@ class GuidanceModel:
             (r for r in items if r.support >= MIN_SUPPORT and r.high < 0 and r.advantage <= -3 * MIN_EFFECT),
             key=lambda r: r.advantage,
         )
-        avoid = (
-            Recommendation(**{**harmful[0].__dict__, "title": AVOID_TITLES[harmful[0].act]})
-            if harmful
-            else None
-        )
+        avoid = replace(harmful[0], title=AVOID_TITLES[harmful[0].act]) if harmful else None
         q_mean = {act: float(q[:, j].mean()) for j, act in enumerate(ACTS)}
         if recommended:
             status, message = "ok", recommended[0].sentence

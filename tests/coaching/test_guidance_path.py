@@ -47,7 +47,7 @@ def guided(settings, tmp_path):
     return model, row
 
 
-def play(conversation, turns, *, run_callbacks):
+def play(conversation, turns):
     scores = []
     for speaker, text in turns:
         turn, _ = conversation_services.append_turn(conversation=conversation, speaker=speaker, text=text)
@@ -68,18 +68,18 @@ def test_guidance_follows_the_score_with_acts_nudges_and_a_similar_won_conversat
 
     won = make_conversation(team=org.team, rep=org.rep, external_id="won-before")
     with django_capture_on_commit_callbacks(execute=False):
-        play(won, WON_TURNS, run_callbacks=False)
+        play(won, WON_TURNS)
     conversation_services.close_conversation(conversation=won, outcome="won")
     # Another rep's won conversation must never be offered to this rep.
     other = make_conversation(team=org.team, rep=org.rep2, external_id="raj-won")
     with django_capture_on_commit_callbacks(execute=False):
-        play(other, WON_TURNS, run_callbacks=False)
+        play(other, WON_TURNS)
     conversation_services.close_conversation(conversation=other, outcome="won")
 
     live = make_conversation(team=org.team, rep=org.rep, external_id="live")
     pushed.clear()
     with django_capture_on_commit_callbacks(execute=False) as pending:
-        scores = play(live, WON_TURNS[:2], run_callbacks=False)
+        scores = play(live, WON_TURNS[:2])
     assert [p["type"] for p in pushed] == ["score", "score"]
     assert "moved" in scores[1].details and scores[1].details["moved"]["sentence"]
     for callback in pending:
@@ -109,7 +109,7 @@ def test_the_guidance_api_and_feedback_check_who_may_see_the_conversation(
 ):
     live = make_conversation(team=org.team, rep=org.rep)
     with django_capture_on_commit_callbacks(execute=True):
-        play(live, WON_TURNS[:1], run_callbacks=True)
+        play(live, WON_TURNS[:1])
     guidance = Guidance.objects.get(conversation=live)
     url = f"/api/v1/conversations/{live.pk}/guidance/"
     feedback = f"/api/v1/guidance/{guidance.pk}/feedback/"

@@ -1,20 +1,27 @@
-"""Guidance API (/api/v1/): the latest guidance of a conversation, and thumbs up/down on a card."""
+"""Coaching API (/api/v1/): guidance and its feedback; the team views (dashboards, library, live wall,
+exports, bookmarks), which take the filters of coaching.filters.TeamViewFilter."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations.api import ERRORS, visible_conversation
-from conversations.models import Conversation
+from conversations.models import Conversation, Membership
 
-from . import services
-from .models import Guidance
+from . import dashboards, exports, filters, library, services
+from .models import Bookmark, Guidance
+
+User = get_user_model()
 
 
 class FeedbackInput(serializers.Serializer):
@@ -50,3 +57,142 @@ class GuidanceFeedbackApi(APIView):
                 guidance=guidance, user=request.user, helpful=data.validated_data["helpful"]
             )
         )
+
+
+# --- team views ---------------------------------------------------------------------------------------
+
+
+def _selection(request: Request, *, default_range: bool = False, **fixed: str) -> filters.Selection:
+    team_ids = filters.scope(request.user)
+    params = {**filters.parse(request.query_params), **fixed}
+    if default_range:
+        params = filters.with_default_range(params)
+    return filters.select(user=request.user, team_ids=team_ids, params=params)
+
+
+class DashboardOverviewApi(APIView):
+    @extend_schema(
+        parameters=[filters.TeamViewFilter],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description="The team overview: KPIs and plotly figures (conversion by week, predicted vs actual, "
+        "calibration, open conversations by probability, metrics per rep). Without dates: the last 12 "
+        "weeks. Each point's customdata is the library URL of the conversations behind it.",
+    )
+    def get(self, request: Request) -> Response:
+        selection = _selection(request, default_range=True)
+        payload = dashboards.overview_payload(selection.conversations, filters.drill_link(selection.params))
+        return Response({"filters": filters.query_string(selection.params), **payload})
+
+
+class DashboardRepApi(APIView):
+    @extend_schema(
+        parameters=[filters.TeamViewFilter],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description="One rep: metric trends against the team's won conversations, where their "
+        "conversations lose probability (turn position and act), guidance followed vs ignored.",
+    )
+    def get(self, request: Request, username: str) -> Response:
+        team_ids = filters.scope(request.user)
+        rep = User.objects.filter(username=username).first()
+        if rep is None or not Membership.objects.filter(user=rep, team_id__in=team_ids).exists():
+            raise Http404("No such rep in your teams.")
+        params = filters.with_default_range(filters.parse(request.query_params))
+        mine = filters.select(user=request.user, team_ids=team_ids, params={**params, "rep": username})
+        team_params = {k: v for k, v in params.items() if k != "rep"}
+        if "team" not in team_params:  # the bar is the rep's own teams, not every team the viewer sees
+            team_ids = list(
+                Membership.objects.filter(user=rep, team_id__in=team_ids).values_list("team_id", flat=True)
+            )
+        team = filters.select(user=request.user, team_ids=team_ids, params=team_params)
+        payload = dashboards.rep_payload(
+            mine.conversations, team.conversations, filters.drill_link(mine.params)
+        )
+        return Response({"rep": username, "filters": filters.query_string(mine.params), **payload})
+
+
+class LibraryApi(APIView):
+    @extend_schema(
+        parameters=[
+            filters.TeamViewFilter,
+            OpenApiParameter("page", OpenApiTypes.INT, description=f"{library.PAGE_SIZE} per page"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description="The conversation library: filters, full-text search (q, PostgreSQL websearch "
+        "syntax) and semantic search (like=<conversation id>), newest first unless sorted.",
+    )
+    def get(self, request: Request) -> Response:
+        selection = _selection(request)
+        try:
+            number = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            raise serializers.ValidationError({"page": ["A whole number from 1."]}) from None
+        return Response(library.page(selection.ordered(), user=request.user, number=number))
+
+
+def export_response(
+    user: Any, team_ids: list[int], params: dict[str, Any], fmt: str
+) -> StreamingHttpResponse:
+    if fmt not in exports.FORMATS:
+        raise serializers.ValidationError({"format": [f"One of {', '.join(exports.FORMATS)}."]})
+    selection = filters.select(user=user, team_ids=team_ids, params=params)
+    filename, content_type = exports.FORMATS[fmt]
+    response = StreamingHttpResponse(exports.export(selection.ordered(), fmt), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class LibraryExportApi(APIView):
+    @extend_schema(
+        parameters=[
+            filters.TeamViewFilter,
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=list(exports.FORMATS), description="default csv"
+            ),
+        ],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR), **ERRORS},
+        description="The library's selection as CSV (one row per conversation), turns.csv (one row per "
+        "turn) or JSONL (the import format), with the same filters as the screen.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        team_ids = filters.scope(request.user)
+        params = filters.parse({k: v for k, v in request.query_params.items() if k != "format"})
+        return export_response(request.user, team_ids, params, request.query_params.get("format", "csv"))
+
+
+class LiveWallApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("team", OpenApiTypes.STR, description="a team's slug")],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description="Open conversations of your teams, the largest recent fall in probability first "
+        "(recent: the last scored points [turn, probability] that the fall is measured over).",
+    )
+    def get(self, request: Request) -> Response:
+        team = request.query_params.get("team")
+        selection = _selection(request, **({"team": team} if team else {}))
+        return Response({"conversations": library.wall_rows(selection.conversations, user=request.user)})
+
+
+class BookmarkInput(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class BookmarkApi(APIView):
+    def _conversation(self, request: Request, pk: int) -> Conversation:
+        team_ids = filters.scope(request.user)
+        return get_object_or_404(Conversation.objects.filter(team_id__in=team_ids), pk=pk)
+
+    @extend_schema(request=BookmarkInput, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def put(self, request: Request, pk: int) -> Response:
+        conversation = self._conversation(request, pk)
+        data = BookmarkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        bookmark, _ = Bookmark.objects.update_or_create(
+            user=request.user, conversation=conversation, defaults={"note": data.validated_data["note"]}
+        )
+        return Response({"conversation": conversation.pk, "bookmarked": True, "note": bookmark.note})
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def delete(self, request: Request, pk: int) -> Response:
+        conversation = self._conversation(request, pk)
+        Bookmark.objects.filter(user=request.user, conversation=conversation).delete()
+        return Response({"conversation": conversation.pk, "bookmarked": False, "note": ""})

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import realtime
-from .models import Conversation, managed_team_ids
+from .models import Conversation, team_view_ids
 from .serializers import conversation_snapshot
 
 # Close codes in the 4000 range are for applications; 4403 mirrors HTTP 403/404.
@@ -62,7 +62,8 @@ class ConversationConsumer(_GroupConsumer):
 
 
 class FeedConsumer(_GroupConsumer):
-    """ws/feed/: events of every conversation the user may see (their own, their teams')."""
+    """ws/feed/: events of every conversation the user may see: their own, and their team views' (the
+    teams they manage, or whose reps an admin lets see the team views)."""
 
     async def connect(self) -> None:
         user = self.scope["user"]
@@ -70,6 +71,6 @@ class FeedConsumer(_GroupConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
-        team_ids = await database_sync_to_async(managed_team_ids)(user)
+        team_ids = await database_sync_to_async(team_view_ids)(user)
         await self.join([realtime.user_group(user.pk), *(realtime.team_group(t) for t in team_ids)])
         await self.send_json({"type": "hello"})

@@ -24,6 +24,11 @@ class Role(models.TextChoices):
 class Team(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
+    # An admin setting: by default the team views (dashboards, library, live wall) are for managers.
+    reps_see_team_views = models.BooleanField(
+        default=False,
+        help_text="Let this team's reps open the team dashboards, the library and the live wall.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -68,6 +73,20 @@ def managed_team_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
     if is_org_admin(user):
         return list(Team.objects.values_list("id", flat=True))
     return list(Membership.objects.filter(user=user).managing().values_list("team_id", flat=True))
+
+
+def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
+    """Teams whose team views (dashboards, library, live wall) this user may open: the teams they
+    manage (all teams for an admin), plus their own teams that let reps see them."""
+    if not user.is_authenticated:
+        return []
+    if is_org_admin(user):
+        return list(Team.objects.values_list("id", flat=True))
+    return list(
+        Membership.objects.filter(user=user)
+        .filter(Q(role__in=[Role.MANAGER, Role.ADMIN]) | Q(team__reps_see_team_views=True))
+        .values_list("team_id", flat=True)
+    )
 
 
 class ConversationStatus(models.TextChoices):

@@ -36,7 +36,7 @@ from .models import (
     is_org_admin,
 )
 from .serializers import serialize_turns
-from .signals import turn_appended
+from .signals import conversation_closed, conversations_imported, turn_appended
 from .text import clean_turn_text
 
 
@@ -204,6 +204,7 @@ def close_conversation(
             {"type": "status", "status": outcome, "closed_at": locked.closed_at.isoformat()},
         )
     )
+    conversation_closed.send(sender=Conversation, conversation=locked)
     return locked
 
 
@@ -372,6 +373,7 @@ def import_conversations(
                 ],
                 batch_size=2000,
             )
+            conversations_imported.send(sender=Conversation, conversation_ids=[c.pk for c in conversations])
     report.created = len(fresh)
     report.stored = True
     return report

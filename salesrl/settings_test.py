@@ -28,3 +28,6 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Threads started by channels and asgiref must not keep test-database connections open.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Two test runs on one machine (a helper and CI, say) each need their own test database.
+if env("SALESRL_TEST_DB_NAME", ""):
+    DATABASES["default"]["TEST"] = {"NAME": env("SALESRL_TEST_DB_NAME", "")}  # noqa: F405

@@ -530,6 +530,9 @@ def up(config: Config, *, demo: bool) -> None:
     # simulated conversations (a few minutes the first time, nothing afterwards).
     manage(config, "ensure_model")
     manage(config, "ensure_guidance")
+    # Imported history is stored unscored; the dashboards compare the model with its known outcomes.
+    manage(config, "score_history")
+    manage(config, "refresh_summaries")
     _spawn(config, "worker", worker_argv(concurrency=config.worker_concurrency, name="salesrl@%h"))
     _spawn(config, "web", web_argv(host=config.web_host, port=config.web_port))
     wait_healthy(config)

@@ -7,6 +7,7 @@ from .health import health
 
 urlpatterns = [
     path("", include("conversations.urls")),
+    path("", include("coaching.urls")),
     path("api/v1/", include("conversations.api_urls")),
     path("api/v1/", include("coaching.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

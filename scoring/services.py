@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from .ml.embeddings import CachedEmbedder, Embedder, content_hash, load_embedder
 from .ml.inference import ArtifactError, PolicyModel, Prediction
 from .ml.state import StateEncoder, StateSpec
 from .models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
-from .signals import score_stored
+from .signals import history_scored, score_stored
 
 logger = logging.getLogger(__name__)
 
@@ -378,6 +378,53 @@ def estimate_confidence(score: Score) -> Score:
             score = locked
     push_score(score, turn=score.turn, kind="confidence")
     return score
+
+
+def score_history(
+    *, conversations: Iterable[Conversation], scorer: TurnScorer | None = None, progress: Any = None
+) -> int:
+    """Score every turn of `conversations` (closed history, e.g. imported) that the active scorer has not
+    scored, turn by turn exactly as the live path does, but without pushing or advising: nobody watches
+    history live. Lets the dashboards test the model against outcomes the team already knows.
+
+    Returns the number of scores stored; sends history_scored with the conversations that got some.
+    `progress`, when given, is called once per conversation.
+    """
+    scorer = scorer or active_scorer()
+    stored = 0
+    touched: list[int] = []
+    for conversation in conversations:
+        done = set(
+            Score.objects.filter(conversation=conversation, model_version=scorer.version).values_list(
+                "turn_id", flat=True
+            )
+        )
+        new = 0
+        for turn in Turn.objects.filter(conversation=conversation).order_by("index"):
+            if turn.pk in done:
+                continue
+            turn.conversation = conversation
+            result = scorer.score(turn)
+            _, created = Score.objects.get_or_create(
+                turn=turn,
+                model_version=scorer.version,
+                defaults={
+                    "conversation_id": conversation.pk,
+                    "probability": result.probability,
+                    "confidence": result.confidence,
+                    "details": {k: v for k, v in result.details.items() if k != "confidence_pending"},
+                    "state_vector": result.state_vector,
+                },
+            )
+            new += created
+        if new:
+            stored += new
+            touched.append(conversation.pk)
+        if progress is not None:
+            progress(conversation)
+    if touched:
+        history_scored.send(sender=Score, conversation_ids=touched)
+    return stored
 
 
 def push_score(score: Score, *, turn: Turn, kind: str) -> None:

@@ -1,0 +1,168 @@
+"""Exports of a library selection: CSV with one row per conversation or per turn, and JSONL (the import
+format). Streamed in chunks, so an export of 100k conversations never sits in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db.models import Prefetch
+
+from conversations.models import Conversation, ConversationQuerySet, Turn
+from conversations.services import export_conversations
+
+from .models import ConversationSummary
+
+FORMATS = {
+    "csv": ("conversations.csv", "text/csv; charset=utf-8"),
+    "turns.csv": ("turns.csv", "text/csv; charset=utf-8"),
+    "jsonl": ("conversations.jsonl", "application/x-ndjson"),
+}
+CHUNK = 500
+
+CONVERSATION_COLUMNS = [
+    "id",
+    "external_id",
+    "team",
+    "rep",
+    "channel",
+    "industry",
+    "status",
+    "started_at",
+    "closed_at",
+    "turns",
+    "talk_ratio",
+    "question_rate",
+    "longest_monologue",
+    "response_time",
+    "first_probability",
+    "mid_probability",
+    "last_probability",
+    "peak_probability",
+    "low_probability",
+    "last_confidence",
+    "largest_drop",
+    "largest_drop_turn",
+    "largest_drop_act",
+    "guidance_shown",
+    "guidance_followed",
+    "model_version",
+]
+TURN_COLUMNS = [
+    "conversation_id",
+    "external_id",
+    "team",
+    "rep",
+    "status",
+    "index",
+    "speaker",
+    "text",
+    "ts",
+    "duration_s",
+    "probability",
+    "act",
+]
+SUMMARY_FIELDS = [
+    "talk_ratio",
+    "question_rate",
+    "longest_monologue",
+    "response_time",
+    "first_probability",
+    "mid_probability",
+    "last_probability",
+    "peak_probability",
+    "low_probability",
+    "last_confidence",
+    "largest_drop",
+    "largest_drop_turn",
+    "largest_drop_act",
+    "guidance_shown",
+    "guidance_followed",
+    "model_version",
+]
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): quote it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([safe_cell(v) for v in row])
+        if number % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _summary(conversation: Conversation) -> ConversationSummary | None:
+    return getattr(conversation, "summary", None)
+
+
+def conversation_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]]:
+    rows = conversations.select_related("team", "rep", "summary")
+    for c in rows.iterator(chunk_size=CHUNK):
+        summary = _summary(c)
+        yield [
+            c.pk,
+            c.external_id,
+            c.team.slug,
+            c.rep.get_username(),
+            c.channel,
+            c.industry,
+            c.status,
+            c.started_at.isoformat(),
+            c.closed_at.isoformat() if c.closed_at else None,
+            summary.turn_count if summary else None,
+            *[getattr(summary, field) if summary else None for field in SUMMARY_FIELDS],
+        ]
+
+
+def turn_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]]:
+    rows = conversations.select_related("team", "rep", "summary").prefetch_related(
+        Prefetch("turns", queryset=Turn.objects.select_related("act").order_by("index"))
+    )
+    for c in rows.iterator(chunk_size=CHUNK):
+        summary = _summary(c)
+        trajectory = summary.trajectory if summary else []
+        for turn in c.turns.all():
+            act = getattr(turn, "act", None)
+            yield [
+                c.pk,
+                c.external_id,
+                c.team.slug,
+                c.rep.get_username(),
+                c.status,
+                turn.index,
+                turn.speaker,
+                turn.text,
+                turn.ts.isoformat() if turn.ts else None,
+                turn.duration_s,
+                trajectory[turn.index] if turn.index < len(trajectory) else None,
+                act.act if act else None,
+            ]
+
+
+def export(conversations: ConversationQuerySet, fmt: str) -> Iterator[str]:
+    """The lines of an export in `fmt` (a FORMATS key) of `conversations` in their given order."""
+    if fmt == "csv":
+        return _csv_lines(CONVERSATION_COLUMNS, conversation_rows(conversations))
+    if fmt == "turns.csv":
+        return _csv_lines(TURN_COLUMNS, turn_rows(conversations))
+    if fmt == "jsonl":
+        return export_conversations(conversations)
+    raise ValueError(f"unknown export format {fmt!r}")

@@ -1,0 +1,269 @@
+"""The filters of the team views: one definition for the dashboards, the library, the exports and their
+API, so a chart's drill-down, the library screen and an export always mean the same conversations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from pgvector.django import CosineDistance
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q
+from django.http import Http404, QueryDict
+from django.urls import reverse
+from rest_framework import serializers
+
+from conversations.models import (
+    Channel,
+    Conversation,
+    ConversationQuerySet,
+    ConversationStatus,
+    Team,
+    team_view_ids,
+)
+from scoring.ml.simulator import ACTS
+
+from .models import Bookmark
+from .summaries import SEARCH_CONFIG
+
+OUTCOMES = [*ConversationStatus.choices, ("closed", "Closed (won or lost)")]
+# Trajectory shapes a manager asks about, as named presets of the probability filters.
+SHAPES = {
+    "high_lost": ("Was above 70% and lost", Q(summary__peak_probability__gte=0.7, status="lost")),
+    "low_won": ("Was below 30% and won", Q(summary__low_probability__lte=0.3, status="won")),
+    "dropped": ("Fell 20+ points in one turn", Q(summary__largest_drop__gte=0.2)),
+    "recovered": (
+        "Fell below 30%, ended above 60%",
+        Q(summary__low_probability__lte=0.3, summary__last_probability__gte=0.6),
+    ),
+}
+SORTS = {
+    "newest": ("Newest first", ["-started_at", "-id"]),
+    "oldest": ("Oldest first", ["started_at", "id"]),
+    "probability": ("Highest probability", [F("summary__last_probability").desc(nulls_last=True), "-id"]),
+    "drop": ("Largest drop", [F("summary__largest_drop").desc(nulls_last=True), "-id"]),
+    "relevance": ("Best match (with a search)", ["-rank", "-started_at"]),
+    "similarity": ("Most similar (with 'like')", ["distance", "-id"]),
+}
+
+
+def probability_field(**kwargs: Any) -> serializers.FloatField:
+    return serializers.FloatField(required=False, min_value=0, max_value=1, **kwargs)
+
+
+class TeamViewFilter(serializers.Serializer):
+    """Query parameters of every team view. Dates are days (inclusive); probabilities 0..1."""
+
+    team = serializers.SlugField(required=False, help_text="a team's slug; default: all your teams")
+    rep = serializers.CharField(required=False, max_length=150, help_text="a rep's username")
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    industry = serializers.CharField(required=False, max_length=80)
+    outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
+    started_after = serializers.DateField(required=False, help_text="first day (inclusive)")
+    started_before = serializers.DateField(required=False, help_text="last day (inclusive)")
+    model_version = serializers.CharField(required=False, max_length=100)
+    p_min = probability_field(help_text="latest probability at least")
+    p_max = probability_field(help_text="latest probability below (1 includes 1)")
+    pmid_min = probability_field(help_text="probability after the middle turn at least")
+    pmid_max = probability_field(help_text="probability after the middle turn below (1 includes 1)")
+    peak_min = probability_field(help_text="highest probability at least")
+    low_max = probability_field(help_text="lowest probability at most")
+    drop_min = probability_field(help_text="largest one-turn fall at least")
+    drop_act = serializers.ChoiceField(
+        choices=list(ACTS), required=False, help_text="the rep's act at the fall"
+    )
+    drop_turn_min = serializers.IntegerField(required=False, min_value=0)
+    drop_turn_max = serializers.IntegerField(required=False, min_value=0, help_text="inclusive")
+    shape = serializers.ChoiceField(choices=[(k, v[0]) for k, v in SHAPES.items()], required=False)
+    q = serializers.CharField(required=False, max_length=200, help_text="full-text search of the transcripts")
+    like = serializers.IntegerField(required=False, min_value=1, help_text="conversations like this one (id)")
+    bookmarked = serializers.BooleanField(required=False, default=False)
+    sort = serializers.ChoiceField(choices=[(k, v[0]) for k, v in SORTS.items()], required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        after, before = attrs.get("started_after"), attrs.get("started_before")
+        if after and before and after > before:
+            raise serializers.ValidationError({"started_before": ["Is before started_after."]})
+        if attrs.get("sort") == "relevance" and not attrs.get("q"):
+            raise serializers.ValidationError({"sort": ["Sorting by relevance needs a search (q)."]})
+        if attrs.get("sort") == "similarity" and not attrs.get("like"):
+            raise serializers.ValidationError({"sort": ["Sorting by similarity needs 'like'."]})
+        return attrs
+
+
+@dataclass
+class Selection:
+    """The viewer's conversations after the filters, and what the filters resolved to."""
+
+    conversations: ConversationQuerySet
+    params: dict[str, Any]
+    teams: list[Team]
+    team: Team | None
+    reference: Conversation | None  # the conversation of `like`
+    ordering: list[Any]
+
+    def ordered(self) -> ConversationQuerySet:
+        return self.conversations.order_by(*self.ordering)
+
+
+OVERVIEW_DAYS = 84  # the dashboards' default date range: the last twelve weeks
+
+
+def scope(user: Any) -> list[int]:
+    """The teams whose views `user` may open; PermissionDenied (403) when there are none."""
+    team_ids = team_view_ids(user)
+    if not team_ids:
+        raise PermissionDenied("The team views are for managers (and for reps where an admin allows it).")
+    return team_ids
+
+
+def with_default_range(params: dict[str, Any]) -> dict[str, Any]:
+    """The dashboards show the last OVERVIEW_DAYS days unless a date range is given."""
+    if "started_after" in params or "started_before" in params:
+        return params
+    from django.utils import timezone
+
+    return {**params, "started_after": timezone.localdate() - dt.timedelta(days=OVERVIEW_DAYS - 1)}
+
+
+def parse(data: QueryDict | dict[str, Any]) -> dict[str, Any]:
+    """Validated filter values; raises rest_framework.exceptions.ValidationError (a 400)."""
+    # Empty form fields mean "any": a GET form submits every field.
+    cleaned = {key: value for key, value in data.items() if value not in ("", None)}
+    query = TeamViewFilter(data=cleaned)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+def select(*, user: Any, team_ids: list[int], params: dict[str, Any]) -> Selection:
+    """Apply validated `params` to the conversations of `team_ids` (the viewer's team views).
+
+    Raises Http404 for a team or `like` conversation outside them (their existence is not revealed).
+    """
+    teams = list(Team.objects.filter(pk__in=team_ids).order_by("name"))
+    conversations = Conversation.objects.filter(team_id__in=team_ids)
+    team = None
+    if "team" in params:
+        team = next((t for t in teams if t.slug == params["team"]), None)
+        if team is None:
+            raise Http404("No such team among yours.")
+        conversations = conversations.filter(team=team)
+    conversations = _apply_fields(conversations, params, user)
+    ordering = SORTS[params.get("sort") or "newest"][1]
+    reference = None
+    if params.get("q"):
+        query = SearchQuery(params["q"], search_type="websearch", config=SEARCH_CONFIG)
+        conversations = conversations.filter(summary__search_document=query).annotate(
+            rank=SearchRank(F("summary__search_document"), query)
+        )
+        if "sort" not in params:
+            ordering = SORTS["relevance"][1]
+    if params.get("like"):
+        reference = (
+            Conversation.objects.filter(team_id__in=team_ids, pk=params["like"])
+            .select_related("summary")
+            .first()
+        )
+        if reference is None:
+            raise Http404("No such conversation among your teams'.")
+        summary = getattr(reference, "summary", None)
+        if summary is None or summary.embedding is None:
+            conversations = conversations.none()
+        else:
+            conversations = (
+                conversations.exclude(pk=reference.pk)
+                .filter(summary__embedder=summary.embedder, summary__embedding__isnull=False)
+                .annotate(distance=CosineDistance("summary__embedding", summary.embedding))
+            )
+        if "sort" not in params:
+            ordering = SORTS["similarity"][1]
+    return Selection(conversations, params, teams, team, reference, ordering)
+
+
+def _apply_fields(
+    conversations: ConversationQuerySet, params: dict[str, Any], user: Any
+) -> ConversationQuerySet:
+    exact = {
+        "rep": "rep__username",
+        "channel": "channel",
+        "industry": "industry__iexact",
+        "model_version": "summary__model_version",
+        "drop_act": "summary__largest_drop_act",
+    }
+    lookups: dict[str, Any] = {field: params[key] for key, field in exact.items() if key in params}
+    outcome = params.get("outcome")
+    if outcome == "closed":
+        conversations = conversations.closed()
+    elif outcome:
+        lookups["status"] = outcome
+    if "started_after" in params:
+        lookups["started_at__gte"] = _day_start(params["started_after"])
+    if "started_before" in params:
+        lookups["started_at__lt"] = _day_start(params["started_before"] + dt.timedelta(days=1))
+    ranges = {
+        "p_min": "summary__last_probability__gte",
+        "pmid_min": "summary__mid_probability__gte",
+        "peak_min": "summary__peak_probability__gte",
+        "low_max": "summary__low_probability__lte",
+        "drop_min": "summary__largest_drop__gte",
+        "drop_turn_min": "summary__largest_drop_turn__gte",
+        "drop_turn_max": "summary__largest_drop_turn__lte",
+    }
+    lookups.update({field: params[key] for key, field in ranges.items() if key in params})
+    conversations = conversations.filter(**lookups)
+    # Upper bounds are exclusive so adjacent chart bins never share a conversation, except at 1.
+    for key, field in (("p_max", "summary__last_probability"), ("pmid_max", "summary__mid_probability")):
+        if key in params:
+            bound = params[key]
+            op = "lte" if bound >= 1 else "lt"
+            conversations = conversations.filter(**{f"{field}__{op}": bound})
+    if params.get("shape"):
+        conversations = conversations.filter(SHAPES[params["shape"]][1])
+    if params.get("bookmarked"):
+        conversations = conversations.filter(
+            pk__in=Bookmark.objects.filter(user=user).values("conversation_id")
+        )
+    return conversations
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    from django.utils import timezone
+
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+DRILL_DROPS = ("sort", "like", "q")  # a chart's conversations are not a search result
+
+
+def query_string(params: dict[str, Any], **overrides: Any) -> str:
+    """`params` (validated values) plus `overrides` as a query string, in a stable order."""
+    merged = {**params, **overrides}
+    items = []
+    for key in TeamViewFilter().fields:
+        value = merged.get(key)
+        if value is None or value == "" or value is False:
+            continue
+        if isinstance(value, bool):
+            value = "true"
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        items.append((key, str(value)))
+    return urlencode(items)
+
+
+def drill_link(params: dict[str, Any]) -> Callable[..., str]:
+    """link(**filters) for coaching.charts: the library with the page's filters and the point's own."""
+    base = {k: v for k, v in params.items() if k not in DRILL_DROPS}
+    library = reverse("library")
+
+    def link(**overrides: Any) -> str:
+        return f"{library}?{query_string(base, **overrides)}"
+
+    return link

@@ -153,3 +153,152 @@ def test_live_wall_puts_the_largest_recent_fall_first(org, seeded, api):
     rows = api(org.manager).get(reverse("api-live-wall")).json()["conversations"]
     assert [r["id"] for r in rows] == [seeded[2].pk, steady.pk]
     assert rows[0]["recent_drop"] == pytest.approx(0.3)
+
+
+# --- who may see what ------------------------------------------------------------------------------------
+
+PAGES = ["dashboard", "live-wall", "library"]
+APIS = ["api-dashboard-overview", "api-library", "api-library-export", "api-live-wall"]
+
+
+def _urls_about(org, conversation):
+    return [
+        *(reverse(name) for name in PAGES + APIS),
+        reverse("dashboard-rep", args=[org.rep.username]),
+        reverse("api-dashboard-rep", args=[org.rep.username]),
+        reverse("library-detail", args=[conversation.pk]),
+    ]
+
+
+@pytest.mark.parametrize("persona", ["rep", "outsider"])
+def test_reps_and_outsiders_get_403_or_404_on_every_team_view(org, seeded, client, api, persona):
+    user = getattr(org, persona)
+    client.force_login(user)
+    for url in _urls_about(org, seeded[0]):
+        page = client.get(url)
+        assert page.status_code in (403, 404), (persona, url, page.status_code)
+        if url.startswith("/api/"):
+            response = api(user).get(url)
+            assert response.status_code in (403, 404), (persona, url)
+            assert set(response.json()["error"]) >= {"status", "code", "message"}
+    for method in ("put", "delete"):
+        response = getattr(api(user), method)(reverse("api-bookmark", args=[seeded[0].pk]))
+        assert response.status_code in (403, 404)
+
+
+def test_anonymous_visitors_are_sent_to_log_in_or_refused(org, seeded, client, api):
+    for url in _urls_about(org, seeded[0]):
+        if url.startswith("/api/"):
+            assert api(None).get(url).status_code in (401, 403)
+        else:
+            response = client.get(url)
+            assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_manager_of_another_team_sees_none_of_this_team(org, seeded, client, api):
+    other = org.other_manager
+    client.force_login(other)
+    assert client.get(reverse("library-detail", args=[seeded[0].pk])).status_code == 404
+    assert client.get(reverse("dashboard-rep", args=[org.rep.username])).status_code == 404
+    assert api(other).get(reverse("api-dashboard-overview"), {"team": org.team.slug}).status_code == 404
+    assert api(other).get(reverse("api-library"), {"like": seeded[0].pk}).status_code == 404
+    assert api(other).put(reverse("api-bookmark", args=[seeded[0].pk])).status_code == 404
+    listed = api(other).get(reverse("api-library")).json()
+    assert [r["id"] for r in listed["results"]] == [seeded[3].pk]
+    wall = api(other).get(reverse("api-live-wall")).json()["conversations"]
+    assert seeded[2].pk not in [r["id"] for r in wall]
+
+
+def test_an_admin_sees_every_team(org, seeded, api):
+    assert api(org.admin).get(reverse("api-library")).json()["count"] == 4
+
+
+def test_reps_see_their_team_views_when_an_admin_allows_it(org, seeded, client, api):
+    org.team.reps_see_team_views = True
+    org.team.save()
+    client.force_login(org.rep)
+    assert client.get(reverse("dashboard")).status_code == 200
+    assert api(org.rep).get(reverse("api-library")).json()["count"] == 3
+    # Still only their own team: the other team's conversation stays hidden.
+    assert client.get(reverse("library-detail", args=[seeded[3].pk])).status_code == 404
+    client.force_login(org.outsider)  # the other team did not allow it
+    assert client.get(reverse("dashboard")).status_code == 403
+
+
+# --- bad input -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"p_min": "2"},
+        {"outcome": "maybe"},
+        {"started_after": "2026-13-01"},
+        {"started_after": "2026-05-02", "started_before": "2026-05-01"},
+        {"sort": "relevance"},
+        {"like": "abc"},
+        {"q": "x" * 201},
+        {"drop_act": "juggling"},
+    ],
+)
+def test_bad_filters_are_a_400_with_the_error_shape(org, seeded, api, client, params):
+    response = api(org.manager).get(reverse("api-library"), params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] and error["details"]
+    client.force_login(org.manager)
+    assert client.get(reverse("library"), params).status_code == 400
+
+
+def test_an_unknown_export_format_is_a_400(org, seeded, api):
+    response = api(org.manager).get(reverse("api-library-export"), {"format": "xlsx"})
+    assert response.status_code == 400
+    assert "format" in response.json()["error"]["details"]
+
+
+def test_full_text_search_takes_any_user_syntax(org, seeded, api):
+    for q in ['"half within"', "dispatchers -spreadsheets", "cost OR price", "&&||!!", "'", "a:*"]:
+        assert api(org.manager).get(reverse("api-library"), {"q": q}).status_code == 200
+
+
+def test_csv_cells_that_spreadsheets_would_run_as_formulas_are_quoted(org, api):
+    make_scored(
+        team=org.team, rep=org.rep, texts=['=HYPERLINK("http://evil")', "+1 555"], probabilities=[0.5, 0.5]
+    )
+    response = api(org.manager).get(reverse("api-library-export"), {"format": "turns.csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["text"] for r in rows] == ['\'=HYPERLINK("http://evil")', "'+1 555"]
+
+
+# --- query counts ----------------------------------------------------------------------------------------
+# Pinned so a change that adds a query per row (or per chart) shows up here. Session + user are 2 queries
+# for a logged-in page; the API's force_authenticate needs none.
+
+
+def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, django_assert_num_queries):
+    for n in range(10):  # more rows must not mean more queries
+        make_scored(team=org.team, rep=org.rep2, texts=PITCH, probabilities=[0.5, 0.4, 0.6, 0.3], days_ago=n)
+    manager = api(org.manager)
+    expected_api = [
+        (9, reverse("api-dashboard-overview"), {}),
+        (13, reverse("api-dashboard-rep", args=[org.rep.username]), {}),
+        (5, reverse("api-library"), {}),
+        (5, reverse("api-library"), {"q": "dispatchers", "outcome": "closed"}),
+        (4, reverse("api-live-wall"), {}),
+    ]
+    for count, url, params in expected_api:
+        with django_assert_num_queries(count, info=url):
+            manager.get(url, params)
+    with django_assert_num_queries(5):
+        b"".join(manager.get(reverse("api-library-export"), {"format": "turns.csv"}).streaming_content)
+    client.force_login(org.manager)
+    expected_pages = [
+        (9, reverse("dashboard")),
+        (12, reverse("dashboard-rep", args=[org.rep.username])),
+        (8, reverse("live-wall")),
+        (12, reverse("library")),
+        (13, reverse("library-detail", args=[seeded[0].pk])),
+    ]
+    for count, url in expected_pages:
+        with django_assert_num_queries(count, info=url):
+            client.get(url)

@@ -526,6 +526,7 @@ def up(config: Config, *, demo: bool) -> None:
     manage(config, "collectstatic", "--noinput", "-v", "0")
     if demo:
         manage(config, "seed_demo", "--token-file", str(config.state_dir / "demo_token"))
+        manage(config, "seed_demo_history")
     # The local embedding model is exported once; without an active model one is trained on
     # simulated conversations (a few minutes the first time, nothing afterwards).
     manage(config, "ensure_model")

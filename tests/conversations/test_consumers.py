@@ -100,3 +100,18 @@ async def test_a_rep_feed_has_only_their_own_conversations(org, live_conversatio
 async def test_anonymous_feed_is_refused(org):
     _, connected, code = await connect("/ws/feed/", None)
     assert not connected and code == 4403
+
+
+async def test_a_rep_whose_team_shares_its_views_gets_the_team_s_events(org, live_conversation):
+    org.team.reps_see_team_views = True
+    await sync_to_async(org.team.save)()
+    teammate_conversation = await sync_to_async(make_conversation)(team=org.team, rep=org.rep2)
+    elsewhere = await sync_to_async(make_conversation)(team=org.other_team, rep=org.outsider)
+    communicator, connected, _ = await connect("/ws/feed/", org.rep)
+    assert connected
+    await communicator.receive_json_from(timeout=5)
+    await sync_to_async(services.append_turn)(conversation=elsewhere, speaker="rep", text="Not your team")
+    await sync_to_async(services.append_turn)(conversation=teammate_conversation, speaker="rep", text="Team")
+    event = await communicator.receive_json_from(timeout=5)
+    assert event["conversation_id"] == teammate_conversation.pk
+    await communicator.disconnect()

@@ -20,13 +20,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--all", action="store_true", help="rebuild every summary, not only missing ones")
+        parser.add_argument(
+            "--all",
+            dest="rebuild_all",
+            action="store_true",
+            help="rebuild every summary, not only missing ones",
+        )
         parser.add_argument("--team", help="only this team (slug)")
         parser.add_argument("--no-embed", action="store_true", help="keep stored embeddings (faster)")
 
-    def handle(self, *args: Any, all: bool, team: str | None, no_embed: bool, **options: Any) -> None:
+    def handle(self, *args: Any, rebuild_all: bool, team: str | None, no_embed: bool, **options: Any) -> None:
         conversations = Conversation.objects.order_by("pk")
-        if not all:
+        if not rebuild_all:
             conversations = conversations.filter(summary__isnull=True)
         if team:
             conversations = conversations.filter(team__slug=team)

@@ -19,7 +19,7 @@ PERCENT = {"tickformat": ".0%", "range": [0, 1]}
 
 def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "margin": {"l": 48, "r": 12, "t": 28 if title else 10, "b": 40},
+        "margin": {"l": 48, "r": 24, "t": 28 if title else 10, "b": 40},
         "height": 260,
         "font": {"family": "system-ui, sans-serif", "size": 12},
         "paper_bgcolor": "#fff",
@@ -29,7 +29,13 @@ def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
     }
     if title:
         layout["title"] = {"text": title, "font": {"size": 13}, "x": 0, "xanchor": "left"}
-    layout.update(extra)
+    for key, value in extra.items():
+        if key.startswith(("xaxis", "yaxis")):
+            # plotly.js 3+ reads an axis title only as {"text": …}; labels grow the margins they need.
+            value = {"automargin": True, **value}
+            if isinstance(value.get("title"), str):
+                value["title"] = {"text": value["title"]}
+        layout[key] = value
     return layout
 
 
@@ -51,6 +57,7 @@ def conversion_figure(weeks: Sequence[Mapping[str, Any]], link: Link) -> Figure:
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "x": [w["week"].isoformat() for w in weeks],
                 "y": [w["rate"] for w in weeks],
                 "marker": {"color": BLUE},
@@ -72,6 +79,7 @@ def predicted_actual_figure(weeks: Sequence[Mapping[str, Any]], link: Link) -> F
         "data": [
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "lines+markers",
                 "name": "actual",
                 "x": x,
@@ -82,6 +90,7 @@ def predicted_actual_figure(weeks: Sequence[Mapping[str, Any]], link: Link) -> F
             },
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "lines+markers",
                 "name": "predicted (midpoint)",
                 "x": x,
@@ -108,6 +117,7 @@ def calibration_figure(bins: Sequence[Mapping[str, Any]], n_bins: int, link: Lin
         "data": [
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "lines",
                 "x": [0, 1],
                 "y": [0, 1],
@@ -116,6 +126,7 @@ def calibration_figure(bins: Sequence[Mapping[str, Any]], n_bins: int, link: Lin
             },
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "markers+lines",
                 "x": [b["mean_p"] for b in bins],
                 "y": [b["rate"] for b in bins],
@@ -143,6 +154,7 @@ def open_distribution_figure(counts: Sequence[int], link: Link) -> Figure:
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "x": [bin_label(lo, hi) for lo, hi in edges],
                 "y": list(counts),
                 "marker": {"color": [RED if hi <= 0.3 else GREEN if lo >= 0.7 else BLUE for lo, hi in edges]},
@@ -151,7 +163,12 @@ def open_distribution_figure(counts: Sequence[int], link: Link) -> Figure:
             }
         ],
         "layout": _layout(
-            xaxis={"title": "current probability", "type": "category"}, yaxis={"title": "conversations"}
+            xaxis={"title": "current probability", "type": "category"},
+            yaxis={
+                "title": "conversations",
+                "rangemode": "tozero",
+                **({"dtick": 1} if max(counts, default=0) <= 10 else {}),
+            },
         ),
     }
 
@@ -187,6 +204,7 @@ def rep_metric_figure(
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "orientation": "h",
                 "y": names,
                 "x": [r[metric] for r in shown],
@@ -235,6 +253,7 @@ def metric_trend_figure(
         "data": [
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "lines+markers",
                 "x": [w["week"].isoformat() for w in shown],
                 "y": [w[metric] for w in shown],
@@ -255,6 +274,7 @@ def drops_by_position_figure(by_position: Sequence[Mapping[str, Any]], min_drop:
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "x": [b["label"] for b in by_position],
                 "y": [b["n"] for b in by_position],
                 "marker": {"color": RED},
@@ -283,6 +303,7 @@ def drops_by_act_figure(by_act: Sequence[Mapping[str, Any]], min_drop: float, li
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "x": [a["act"].replace("_", " ") for a in by_act],
                 "y": [a["n"] for a in by_act],
                 "marker": {"color": RED},
@@ -302,6 +323,7 @@ def guidance_figure(use: Mapping[str, Any]) -> Figure:
         "data": [
             {
                 "type": "bar",
+                "textposition": "none",
                 "name": "cards",
                 "x": list(groups),
                 "y": [use[g] for g in groups],
@@ -310,6 +332,7 @@ def guidance_figure(use: Mapping[str, Any]) -> Figure:
             },
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "markers+text",
                 "name": "conversion",
                 "x": list(groups),
@@ -343,6 +366,7 @@ def trajectory_figure(turns: Sequence[Mapping[str, Any]]) -> Figure:
         "data": [
             {
                 "type": "scatter",
+                "cliponaxis": False,
                 "mode": "lines+markers",
                 "x": x,
                 "y": y,

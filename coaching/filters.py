@@ -259,11 +259,25 @@ def query_string(params: dict[str, Any], **overrides: Any) -> str:
 
 
 def drill_link(params: dict[str, Any]) -> Callable[..., str]:
-    """link(**filters) for coaching.charts: the library with the page's filters and the point's own."""
+    """link(**filters) for coaching.charts: the library with the page's filters narrowed by the point's.
+
+    A point's filters narrow the page's, never widen them: a week bar's Monday-Sunday range is cut to the
+    page's date range (the bar counted only those days), and "closed" keeps a page's won or lost.
+    """
     base = {k: v for k, v in params.items() if k not in DRILL_DROPS}
     library = reverse("library")
 
     def link(**overrides: Any) -> str:
-        return f"{library}?{query_string(base, **overrides)}"
+        merged = {**base, **overrides}
+        for key, pick in (("started_after", max), ("started_before", min)):
+            if key in base and key in overrides:
+                merged[key] = pick(_as_date(base[key]), _as_date(overrides[key]))
+        if overrides.get("outcome") == "closed" and base.get("outcome") in ("won", "lost"):
+            merged["outcome"] = base["outcome"]
+        return f"{library}?{query_string(merged)}"
 
     return link
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

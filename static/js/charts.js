@@ -7,6 +7,7 @@
 
   function draw(element, figure) {
     if (!window.Plotly || !figure) return;
+    // The figures arrive complete (coaching/charts.py sets titles, margins and hover text).
     window.Plotly.react(element, figure.data, figure.layout, config).then(function () {
       element.dataset.drawn = "true";
     });

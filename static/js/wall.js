@@ -23,6 +23,14 @@
     return Math.max.apply(null, values) - values[values.length - 1];
   }
 
+  // When a conversation started, in the viewer's time: the time today, else the day and time.
+  function started(iso) {
+    const date = new Date(iso);
+    const today = new Date().toDateString() === date.toDateString();
+    const options = today ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    return date.toLocaleString(undefined, options);
+  }
+
   function cell(text, className) {
     const td = document.createElement("td");
     if (className) td.className = className;
@@ -34,7 +42,8 @@
     const sorted = Array.from(rows.values()).sort(function (a, b) {
       const da = a.recent_drop === null ? -1 : a.recent_drop;
       const db = b.recent_drop === null ? -1 : b.recent_drop;
-      return db - da || (b.started_at > a.started_at ? 1 : -1);
+      // As the server orders them: the largest fall first, then the newest (then the highest id).
+      return db - da || (a.started_at === b.started_at ? b.id - a.id : b.started_at > a.started_at ? 1 : -1);
     });
     const fragment = document.createDocumentFragment();
     for (const r of sorted) {
@@ -47,12 +56,13 @@
       const first = document.createElement("td");
       first.append(link);
       const drop = r.recent_drop;
-      const dropCell = cell(drop === null ? "—" : drop >= 0.005 ? "−" + Math.round(drop * 100) + " pts" : "0", "drop");
+      const dropCell = cell(drop === null ? "—" : drop >= 0.005 ? "−" + Math.round(drop * 100) + " pts" : "0 pts", "drop");
       if (drop !== null && drop >= 0.1) dropCell.dataset.level = "high";
       const confidence = cell(pct(r.confidence), "confidence");
       if (r.confidence !== null && r.confidence < 0.5) confidence.dataset.level = "low";
       tr.append(first, cell(r.rep), cell(r.team_name), cell(pct(r.last_probability), "probability"), dropCell,
-        confidence, cell(r.turns === null ? "—" : String(r.turns)), cell(r.started_at.slice(11, 16)));
+        confidence, cell(r.turns === null ? "—" : String(r.turns)), cell(started(r.started_at), "started"));
+      tr.lastChild.title = r.started_at;
       fragment.append(tr);
       r.flash = false;
     }
@@ -61,10 +71,20 @@
     table.dataset.order = sorted.map((r) => r.id).join(",");
   }
 
+  function lastTurn(r) {
+    return r.recent.length ? r.recent[r.recent.length - 1][0] : -1;
+  }
+
   function load(list) {
     const listed = new Set();
+    const before = new Map(rows);
     rows.clear();
     for (const r of list) {
+      // A score pushed after the server took its summary is newer than the fetched row: keep it.
+      const seen = before.get(r.id);
+      if (seen && lastTurn(seen) > lastTurn(r)) {
+        for (const key of ["recent", "recent_drop", "last_probability", "confidence", "turns"]) r[key] = seen[key];
+      }
       rows.set(r.id, r);
       listed.add(r.id);
       outside.delete(r.id);
@@ -74,11 +94,20 @@
 
   async function refetch(unknownId) {
     refetchTimer = null;
-    const response = await fetch(table.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const listed = load((await response.json()).conversations);
-    if (unknownId !== undefined && !listed.has(unknownId)) outside.add(unknownId);
-    render();
+    try {
+      const response = await fetch(table.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const listed = load((await response.json()).conversations);
+      if (unknownId !== undefined && !listed.has(unknownId)) outside.add(unknownId);
+      render();
+    } catch (error) {
+      // The server went away meanwhile: the reconnect's hello fetches again.
+    }
+  }
+
+  function setStatus(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
   }
 
   function scheduleRefetch(unknownId) {
@@ -105,7 +134,12 @@
 
   function onEvent(event) {
     const id = event.conversation_id;
-    if (event.type === "hello") return scheduleRefetch();
+    if (event.type === "hello") {
+      // Subscribed: fetch what changed while connecting, then say so.
+      if (refetchTimer !== null) clearTimeout(refetchTimer);
+      refetch().then(() => setStatus("live", "live"));
+      return;
+    }
     if (id === undefined || outside.has(id)) return;
     if (!rows.has(id)) {
       if (event.type !== "status") scheduleRefetch(id);
@@ -131,14 +165,11 @@
     const socket = new WebSocket(scheme + window.location.host + "/ws/feed/");
     socket.onopen = function () {
       retryDelay = 1000;
-      status.dataset.state = "live";
-      status.textContent = "live";
     };
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
     socket.onclose = function (event) {
-      status.dataset.state = event.code === 4403 ? "closed" : "reconnecting";
-      status.textContent = event.code === 4403 ? "not allowed" : "reconnecting…";
-      if (event.code === 4403) return;
+      if (event.code === 4403) return setStatus("closed", "not allowed");
+      setStatus("reconnecting", "reconnecting…");
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 15000);
     };

@@ -87,3 +87,21 @@ def test_drill_links_keep_the_page_filters_but_not_its_search():
         "p_max": ["0.6"],
     }
     assert query_string({"bookmarked": False, "rep": ""}) == ""
+
+
+def test_a_point_narrows_the_page_filters_and_never_widens_them():
+    params = {"started_after": dt.date(2026, 9, 10), "started_before": dt.date(2026, 11, 4), "outcome": "won"}
+    link_ = drill_link(params)
+    query = parse_qs(
+        urlsplit(link_(outcome="closed", started_after="2026-09-07", started_before="2026-09-13")).query
+    )
+    assert query["started_after"] == ["2026-09-10"]  # the bar counted from the page's first day
+    assert query["started_before"] == ["2026-09-13"]
+    assert query["outcome"] == ["won"]
+    last = parse_qs(urlsplit(link_(started_after="2026-11-02", started_before="2026-11-08")).query)
+    assert last["started_before"] == ["2026-11-04"]
+
+
+def test_axis_titles_are_objects_and_labels_get_room():
+    layout = charts.conversion_figure(WEEKS, link)["layout"]
+    assert layout["yaxis"]["title"] == {"text": "converted"} and layout["yaxis"]["automargin"] is True

@@ -22,34 +22,6 @@ FORMATS = {
 }
 CHUNK = 500
 
-CONVERSATION_COLUMNS = [
-    "id",
-    "external_id",
-    "team",
-    "rep",
-    "channel",
-    "industry",
-    "status",
-    "started_at",
-    "closed_at",
-    "turns",
-    "talk_ratio",
-    "question_rate",
-    "longest_monologue",
-    "response_time",
-    "first_probability",
-    "mid_probability",
-    "last_probability",
-    "peak_probability",
-    "low_probability",
-    "last_confidence",
-    "largest_drop",
-    "largest_drop_turn",
-    "largest_drop_act",
-    "guidance_shown",
-    "guidance_followed",
-    "model_version",
-]
 TURN_COLUMNS = [
     "conversation_id",
     "external_id",
@@ -81,6 +53,19 @@ SUMMARY_FIELDS = [
     "guidance_shown",
     "guidance_followed",
     "model_version",
+]
+CONVERSATION_COLUMNS = [
+    "id",
+    "external_id",
+    "team",
+    "rep",
+    "channel",
+    "industry",
+    "status",
+    "started_at",
+    "closed_at",
+    "turns",
+    *SUMMARY_FIELDS,
 ]
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection): quote it as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

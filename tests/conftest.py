@@ -50,3 +50,16 @@ def client_for(user) -> APIClient:
 def api():
     """api(user) -> an authenticated DRF test client (None for anonymous)."""
     return client_for
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (never `playwright install`), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        yield browser
+        browser.close()

@@ -7,7 +7,7 @@ import re
 import urllib.request
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import ApiToken
@@ -15,16 +15,6 @@ from tests.factories import make_conversation
 from tests.processes import ARTIFACTS, celery_worker, free_port, override_models_dir, web_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        yield browser
-        browser.close()
 
 
 def api_post(base_url: str, path: str, token: str, body: dict) -> dict:

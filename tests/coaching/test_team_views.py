@@ -280,7 +280,7 @@ def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, dja
         make_scored(team=org.team, rep=org.rep2, texts=PITCH, probabilities=[0.5, 0.4, 0.6, 0.3], days_ago=n)
     manager = api(org.manager)
     expected_api = [
-        (9, reverse("api-dashboard-overview"), {}),
+        (5, reverse("api-dashboard-overview"), {}),
         (13, reverse("api-dashboard-rep", args=[org.rep.username]), {}),
         (5, reverse("api-library"), {}),
         (5, reverse("api-library"), {"q": "dispatchers", "outcome": "closed"}),

@@ -302,3 +302,48 @@ def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, dja
     for count, url in expected_pages:
         with django_assert_num_queries(count, info=url):
             client.get(url)
+
+
+def test_the_one_scan_rollup_agrees_with_counting_by_hand(org):
+    import random
+
+    from coaching.dashboards import Rollup
+    from conversations.models import Conversation
+
+    rng = random.Random(7)
+    for n in range(24):
+        status = rng.choice(["open", "won", "lost"])
+        probabilities = [round(rng.random(), 3) for _ in range(rng.randint(1, 5))]
+        make_scored(
+            team=org.team,
+            rep=rng.choice([org.rep, org.rep2]),
+            texts=[f"turn {i} of {n}?" if i % 3 else f"turn {i}" for i in range(len(probabilities))],
+            probabilities=probabilities,
+            status=status,
+            days_ago=rng.uniform(0, 40),
+        )
+    conversations = Conversation.objects.filter(team=org.team).select_related("summary")
+    rollup = Rollup.of(conversations)
+    rows = list(conversations)
+    closed = [c for c in rows if c.status != "open"]
+    kpis = rollup.kpis()
+    assert kpis["total"] == len(rows) and kpis["closed"] == len(closed)
+    assert kpis["won"] == sum(c.status == "won" for c in rows)
+    mids = [(c.summary.mid_probability, c.status == "won") for c in closed]
+    assert kpis["predicted"] == pytest.approx(sum(p for p, _ in mids) / len(mids))
+    assert kpis["brier"] == pytest.approx(sum((p - y) ** 2 for p, y in mids) / len(mids))
+    bins = {b["bin"]: b for b in rollup.calibration()}
+    for number, b in bins.items():
+        inside = [(p, y) for p, y in mids if min(int(p * 10), 9) == number]
+        assert (b["n"], b["won"]) == (len(inside), sum(y for _, y in inside))
+    opened = [c.summary.last_probability for c in rows if c.status == "open"]
+    assert sum(rollup.open_distribution()) == len(opened)
+    reps = rollup.rep_metrics({org.rep.pk: "rita", org.rep2.pk: "raj"})
+    for rep in reps["reps"]:
+        mine = [c for c in rows if c.rep_id == rep["rep_id"]]
+        assert rep["n"] == len(mine)
+        assert rep["turn_count"] == pytest.approx(sum(c.summary.turn_count for c in mine) / len(mine))
+    won = [c.summary.turn_count for c in rows if c.status == "won"]
+    assert reps["team_won"]["turn_count"] == pytest.approx(sum(won) / len(won))
+    weeks = rollup.weekly()
+    assert sum(w["closed"] for w in weeks) == len(closed)

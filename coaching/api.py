@@ -3,8 +3,6 @@ exports, bookmarks), which take the filters of coaching.filters.TeamViewFilter."
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -17,6 +15,7 @@ from rest_framework.views import APIView
 
 from conversations.api import ERRORS, visible_conversation
 from conversations.models import Conversation, Membership
+from salesrl.streaming import download
 
 from . import dashboards, exports, filters, library, services
 from .models import Bookmark, Guidance
@@ -126,19 +125,7 @@ class LibraryApi(APIView):
             number = max(1, int(request.query_params.get("page", "1")))
         except ValueError:
             raise serializers.ValidationError({"page": ["A whole number from 1."]}) from None
-        return Response(library.page(selection.ordered(), user=request.user, number=number))
-
-
-def export_response(
-    user: Any, team_ids: list[int], params: dict[str, Any], fmt: str
-) -> StreamingHttpResponse:
-    if fmt not in exports.FORMATS:
-        raise serializers.ValidationError({"format": [f"One of {', '.join(exports.FORMATS)}."]})
-    selection = filters.select(user=user, team_ids=team_ids, params=params)
-    filename, content_type = exports.FORMATS[fmt]
-    response = StreamingHttpResponse(exports.export(selection.ordered(), fmt), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        return Response(library.page(selection, user=request.user, number=number))
 
 
 class LibraryExportApi(APIView):
@@ -156,7 +143,12 @@ class LibraryExportApi(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         team_ids = filters.scope(request.user)
         params = filters.parse({k: v for k, v in request.query_params.items() if k != "format"})
-        return export_response(request.user, team_ids, params, request.query_params.get("format", "csv"))
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in exports.FORMATS:
+            raise serializers.ValidationError({"format": [f"One of {', '.join(exports.FORMATS)}."]})
+        selection = filters.select(user=request.user, team_ids=team_ids, params=params)
+        filename, content_type = exports.FORMATS[fmt]
+        return download(request, exports.export(selection, fmt), content_type=content_type, filename=filename)
 
 
 class LiveWallApi(APIView):

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Avg, Count, F, FloatField, Func, IntegerField, Q, Sum, Value
+from django.db.models import Avg, Case, Count, F, FloatField, Func, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Cast, Least, TruncWeek
 
 from conversations.models import ConversationQuerySet, ConversationStatus
@@ -26,12 +26,16 @@ WON = Q(status=ConversationStatus.WON)
 User = get_user_model()
 
 
-def _bin(field: str) -> Least:
-    """0..BINS-1 for a probability in [0, 1] (1.0 falls in the top bin)."""
+def _bin(field: str) -> Case:
+    """0..BINS-1 for a probability in [0, 1] (1.0 falls in the top bin); None without a probability
+    (LEAST ignores NULLs: without the CASE an unscored conversation would land in the top bin)."""
     bucket = Func(
         F(field), Value(0.0), Value(1.0), Value(BINS), function="width_bucket", output_field=IntegerField()
     )
-    return Least(bucket - 1, Value(BINS - 1))
+    return Case(
+        When(**{f"{field}__isnull": False}, then=Least(bucket - 1, Value(BINS - 1))),
+        output_field=IntegerField(),
+    )
 
 
 # --- one scan for the overview ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from django.db.models import Prefetch
 from conversations.models import Conversation, ConversationQuerySet, Turn
 from conversations.services import export_conversations
 
+from .filters import Selection
+from .library import vector_search
 from .models import ConversationSummary
 
 FORMATS = {
@@ -142,12 +144,18 @@ def turn_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]]:
             ]
 
 
-def export(conversations: ConversationQuerySet, fmt: str) -> Iterator[str]:
-    """The lines of an export in `fmt` (a FORMATS key) of `conversations` in their given order."""
-    if fmt == "csv":
-        return _csv_lines(CONVERSATION_COLUMNS, conversation_rows(conversations))
-    if fmt == "turns.csv":
-        return _csv_lines(TURN_COLUMNS, turn_rows(conversations))
-    if fmt == "jsonl":
-        return export_conversations(conversations)
-    raise ValueError(f"unknown export format {fmt!r}")
+def export(selection: Selection, fmt: str) -> Iterator[str]:
+    """The text of an export in `fmt` (a FORMATS key) of a library selection, in its order.
+
+    A "like" selection runs in one transaction with the vector search settings (coaching.library).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    conversations = selection.ordered()
+    with vector_search(selection):
+        if fmt == "csv":
+            yield from _csv_lines(CONVERSATION_COLUMNS, conversation_rows(conversations))
+        elif fmt == "turns.csv":
+            yield from _csv_lines(TURN_COLUMNS, turn_rows(conversations))
+        else:
+            yield from export_conversations(conversations)

@@ -10,11 +10,12 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, HalfVectorField
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
+from django.db.models.functions import Cast
 from django.http import Http404, QueryDict
 from django.urls import reverse
 from rest_framework import serializers
@@ -27,10 +28,18 @@ from conversations.models import (
     Team,
     team_view_ids,
 )
+from scoring.ml.embeddings import LOCAL_DIM, LOCAL_MODEL_NAME, LOCAL_QUANTIZATION
 from scoring.ml.simulator import ACTS
+from scoring.services import vector_list
 
 from .models import Bookmark
 from .summaries import SEARCH_CONFIG
+
+RANKED_MATCHES = 1000  # a full-text search ranks the newest this many matches
+SIMILAR = 200  # "like this one" keeps this many most similar conversations
+# The embedder whose conversation embeddings have an HNSW index (migration coaching/0004).
+INDEXED_EMBEDDER = f"{LOCAL_MODEL_NAME}/{LOCAL_QUANTIZATION}"
+INDEXED_DIM = LOCAL_DIM
 
 OUTCOMES = [*ConversationStatus.choices, ("closed", "Closed (won or lost)")]
 # Trajectory shapes a manager asks about, as named presets of the probability filters.
@@ -107,6 +116,7 @@ class Selection:
     team: Team | None
     reference: Conversation | None  # the conversation of `like`
     ordering: list[Any]
+    limit: int | None = None  # a search keeps at most this many conversations (see select)
 
     def ordered(self) -> ConversationQuerySet:
         return self.conversations.order_by(*self.ordering)
@@ -157,13 +167,19 @@ def select(*, user: Any, team_ids: list[int], params: dict[str, Any]) -> Selecti
     conversations = _apply_fields(conversations, params, user)
     ordering = SORTS[params.get("sort") or "newest"][1]
     reference = None
+    limit = None
     if params.get("q"):
         query = SearchQuery(params["q"], search_type="websearch", config=SEARCH_CONFIG)
-        conversations = conversations.filter(summary__search_document=query).annotate(
-            rank=SearchRank(F("summary__search_document"), query)
-        )
-        if "sort" not in params:
+        conversations = conversations.filter(summary__search_document=query)
+        if (params.get("sort") or "relevance") == "relevance":
+            # ts_rank reads every matching document: a common word matches tens of thousands. Rank the
+            # newest RANKED_MATCHES matches only (the GIN index finds them without reading documents).
+            newest = conversations.order_by("-started_at", "-id").values("pk")[:RANKED_MATCHES]
+            conversations = Conversation.objects.filter(pk__in=newest).annotate(
+                rank=SearchRank(F("summary__search_document"), query)
+            )
             ordering = SORTS["relevance"][1]
+            limit = RANKED_MATCHES
     if params.get("like"):
         reference = (
             Conversation.objects.filter(team_id__in=team_ids, pk=params["like"])
@@ -172,18 +188,36 @@ def select(*, user: Any, team_ids: list[int], params: dict[str, Any]) -> Selecti
         )
         if reference is None:
             raise Http404("No such conversation among your teams'.")
-        summary = getattr(reference, "summary", None)
-        if summary is None or summary.embedding is None:
-            conversations = conversations.none()
-        else:
-            conversations = (
-                conversations.exclude(pk=reference.pk)
-                .filter(summary__embedder=summary.embedder, summary__embedding__isnull=False)
-                .annotate(distance=CosineDistance("summary__embedding", summary.embedding))
-            )
+        conversations = _most_similar(conversations, reference)
         if "sort" not in params:
             ordering = SORTS["similarity"][1]
-    return Selection(conversations, params, teams, team, reference, ordering)
+        limit = SIMILAR
+    return Selection(conversations, params, teams, team, reference, ordering, limit)
+
+
+def _most_similar(conversations: ConversationQuerySet, reference: Conversation) -> ConversationQuerySet:
+    """The SIMILAR conversations of `conversations` nearest to `reference` (cosine, same embedder).
+
+    For the local embedder the nearest are found through the HNSW index of migration
+    coaching/0004 (its expression and predicate must match the query's); the scan is iterative so the
+    filters still leave SIMILAR rows (hnsw.iterative_scan, set by coaching.library for the query).
+    """
+    summary = getattr(reference, "summary", None)
+    if summary is None or summary.embedding is None:
+        return conversations.none()
+    field: Any = "summary__embedding"
+    if summary.embedder == INDEXED_EMBEDDER and len(vector_list(summary.embedding)) == INDEXED_DIM:
+        field = Cast("summary__embedding", HalfVectorField(dimensions=INDEXED_DIM))
+    nearest = (
+        conversations.exclude(pk=reference.pk)
+        .filter(summary__embedder=summary.embedder, summary__embedding__isnull=False)
+        .annotate(distance=CosineDistance(field, summary.embedding))
+        .order_by("distance")
+        .values("pk")[:SIMILAR]
+    )
+    return Conversation.objects.filter(pk__in=nearest).annotate(
+        distance=CosineDistance("summary__embedding", summary.embedding)
+    )
 
 
 def _apply_fields(

@@ -3,14 +3,19 @@ same for the server-rendered page, its JavaScript and the API."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from conversations.models import Conversation, ConversationQuerySet, Turn
 from conversations.serializers import serialize_turns
 
+from .filters import Selection
 from .models import Bookmark, Guidance
 from .summaries import RECENT_TURNS
 
@@ -61,14 +66,41 @@ def row(conversation: Conversation) -> dict[str, Any]:
     return item
 
 
-def page(conversations: ConversationQuerySet, *, user: Any, number: int) -> dict[str, Any]:
-    """One page of an ordered selection: {count, page, pages, results}."""
-    count = conversations.count()
-    pages = max(1, -(-count // PAGE_SIZE))
-    number = min(max(1, number), pages)
-    start = (number - 1) * PAGE_SIZE
-    rows = with_rows(conversations, user=user)[start : start + PAGE_SIZE]
-    return {"count": count, "page": number, "pages": pages, "results": [row(c) for c in rows]}
+COUNT_CAP = 10_000  # beyond this a page says "10,000+": counting 100k matches costs more than the page
+
+
+@contextmanager
+def vector_search(selection: Selection) -> Iterator[None]:
+    """For a "like" selection, a transaction in which pgvector's HNSW scans go on until the query's
+    filters are satisfied (otherwise an index scan returns at most hnsw.ef_search rows before filtering,
+    and pages would come out short). Ordering stays exact (strict_order), as for the confidence's
+    neighbour search. Other selections run as they are."""
+    if selection.reference is None:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        cursor.execute("SET LOCAL hnsw.ef_search = %s", [settings.SALESRL_HNSW_EF_SEARCH])
+        yield
+
+
+def page(selection: Selection, *, user: Any, number: int) -> dict[str, Any]:
+    """One page of a selection in its order: {count, count_capped, page, pages, results}.
+
+    count is exact up to COUNT_CAP (count_capped says when there are more), and never more than a
+    search keeps (selection.limit).
+    """
+    conversations = selection.ordered()
+    cap = min(COUNT_CAP, selection.limit) if selection.limit else COUNT_CAP
+    with vector_search(selection):
+        count = conversations.order_by()[: cap + 1].count()
+        capped = count > cap and cap == COUNT_CAP
+        count = min(count, cap)
+        pages = max(1, -(-count // PAGE_SIZE))
+        number = min(max(1, number), pages)
+        start = (number - 1) * PAGE_SIZE
+        rows = [row(c) for c in with_rows(conversations, user=user)[start : start + PAGE_SIZE]]
+    return {"count": count, "count_capped": capped, "page": number, "pages": pages, "results": rows}
 
 
 def recent_points(trajectory: list[float | None]) -> list[list[float]]:

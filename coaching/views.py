@@ -145,7 +145,7 @@ def library_page(request: HttpRequest) -> HttpResponse:
     context["errors"] = errors
     if not errors:
         selection = filters.select(user=request.user, team_ids=team_ids, params=params)
-        context["result"] = library.page(selection.ordered(), user=request.user, number=_page_number(request))
+        context["result"] = library.page(selection, user=request.user, number=_page_number(request))
         context["reference"] = selection.reference
         context["export_url"] = reverse("api-library-export") + "?" + context["query"]
         context["export_formats"] = list(exports.FORMATS)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from salesrl.api_errors import DomainError
+from salesrl.streaming import download
 
 from . import services
 from .models import Conversation, ConversationQuerySet, ConversationStatus, Team
@@ -234,8 +235,9 @@ class ConversationExportApi(APIView):
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         conversations = filtered_conversations(request).order_by("id")
-        response = StreamingHttpResponse(
-            services.export_conversations(conversations), content_type="application/x-ndjson"
+        return download(
+            request,
+            services.export_conversations(conversations),
+            content_type="application/x-ndjson",
+            filename="conversations.jsonl",
         )
-        response["Content-Disposition"] = 'attachment; filename="conversations.jsonl"'
-        return response

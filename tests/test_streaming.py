@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -66,3 +67,5 @@ async def test_an_export_streams_under_asgi_with_the_bytes_of_wsgi(org, monkeypa
             break
     assert b"".join(body) == wsgi and wsgi.count(b"\n") == 30
     assert len([n for n in taken if n]) > 3  # pulled in pieces, not read whole first
+    # The chunks were read in asgiref's sync thread: close its connection so the test database can go.
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

@@ -100,8 +100,12 @@ def _summary(conversation: Conversation) -> ConversationSummary | None:
     return getattr(conversation, "summary", None)
 
 
+# The summary's embedding and full-text document are large and never exported: not read at all.
+UNUSED = ("summary__embedding", "summary__search_document")
+
+
 def conversation_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]]:
-    rows = conversations.select_related("team", "rep", "summary")
+    rows = conversations.select_related("team", "rep", "summary").defer(*UNUSED)
     for c in rows.iterator(chunk_size=CHUNK):
         summary = _summary(c)
         yield [
@@ -120,8 +124,10 @@ def conversation_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]
 
 
 def turn_rows(conversations: ConversationQuerySet) -> Iterator[list[Any]]:
-    rows = conversations.select_related("team", "rep", "summary").prefetch_related(
-        Prefetch("turns", queryset=Turn.objects.select_related("act").order_by("index"))
+    rows = (
+        conversations.select_related("team", "rep", "summary")
+        .defer(*UNUSED)
+        .prefetch_related(Prefetch("turns", queryset=Turn.objects.select_related("act").order_by("index")))
     )
     for c in rows.iterator(chunk_size=CHUNK):
         summary = _summary(c)

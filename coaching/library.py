@@ -29,8 +29,11 @@ def _round(value: float | None) -> float | None:
 
 def with_rows(conversations: ConversationQuerySet, *, user: Any) -> ConversationQuerySet:
     """What a row needs, in the same query: team, rep, summary and the viewer's bookmark."""
-    return conversations.select_related("team", "rep", "summary").annotate(
-        bookmarked=Exists(Bookmark.objects.filter(user=user, conversation=OuterRef("pk")))
+    # The embedding and the full-text document are large and no row shows them: never read.
+    return (
+        conversations.select_related("team", "rep", "summary")
+        .defer("summary__embedding", "summary__search_document")
+        .annotate(bookmarked=Exists(Bookmark.objects.filter(user=user, conversation=OuterRef("pk"))))
     )
 
 

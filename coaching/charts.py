@@ -39,6 +39,14 @@ def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def count_axis(title: str, counts: Sequence[int]) -> dict[str, Any]:
+    """An axis of counts from zero, in whole steps when the counts are small (no "1.5 conversations")."""
+    axis: dict[str, Any] = {"title": title, "rangemode": "tozero"}
+    if max(counts, default=0) <= 10:
+        axis["dtick"] = 1
+    return axis
+
+
 def _week_range(week: dt.date) -> dict[str, str]:
     return {"started_after": week.isoformat(), "started_before": (week + dt.timedelta(days=6)).isoformat()}
 
@@ -164,11 +172,7 @@ def open_distribution_figure(counts: Sequence[int], link: Link) -> Figure:
         ],
         "layout": _layout(
             xaxis={"title": "current probability", "type": "category"},
-            yaxis={
-                "title": "conversations",
-                "rangemode": "tozero",
-                **({"dtick": 1} if max(counts, default=0) <= 10 else {}),
-            },
+            yaxis=count_axis("conversations", counts),
         ),
     }
 
@@ -293,7 +297,9 @@ def drops_by_position_figure(by_position: Sequence[Mapping[str, Any]], min_drop:
                 "hovertemplate": "%{x}: %{y} conversations (%{text})<extra></extra>",
             }
         ],
-        "layout": _layout(xaxis={"type": "category"}, yaxis={"title": "conversations"}),
+        "layout": _layout(
+            xaxis={"type": "category"}, yaxis=count_axis("conversations", [b["n"] for b in by_position])
+        ),
     }
 
 
@@ -312,7 +318,9 @@ def drops_by_act_figure(by_act: Sequence[Mapping[str, Any]], min_drop: float, li
                 "hovertemplate": "%{x}: %{y} conversations (%{text})<extra></extra>",
             }
         ],
-        "layout": _layout(xaxis={"type": "category"}, yaxis={"title": "conversations"}),
+        "layout": _layout(
+            xaxis={"type": "category"}, yaxis=count_axis("conversations", [a["n"] for a in by_act])
+        ),
     }
 
 
@@ -346,7 +354,7 @@ def guidance_figure(use: Mapping[str, Any]) -> Figure:
         ],
         "layout": _layout(
             xaxis={"type": "category"},
-            yaxis={"title": "cards", "rangemode": "tozero"},
+            yaxis=count_axis("cards", [use[g] for g in groups]),
             yaxis2={**PERCENT, "overlaying": "y", "side": "right", "title": "converted"},
         ),
     }

@@ -105,3 +105,12 @@ def test_a_point_narrows_the_page_filters_and_never_widens_them():
 def test_axis_titles_are_objects_and_labels_get_room():
     layout = charts.conversion_figure(WEEKS, link)["layout"]
     assert layout["yaxis"]["title"] == {"text": "converted"} and layout["yaxis"]["automargin"] is True
+
+
+def test_small_counts_get_whole_ticks():
+    use = {"followed": 1, "ignored": 2, "followed_rate": 0.5, "ignored_rate": None}
+    assert charts.guidance_figure(use)["layout"]["yaxis"]["dtick"] == 1
+    assert (
+        "dtick"
+        not in charts.open_distribution_figure([40, 0, 0, 0, 0, 0, 0, 0, 0, 1], link)["layout"]["yaxis"]
+    )

@@ -3,8 +3,7 @@ exports, bookmarks), which take the filters of coaching.filters.TeamViewFilter."
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,13 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations.api import ERRORS, visible_conversation
-from conversations.models import Conversation, Membership
+from conversations.models import Conversation
 from salesrl.streaming import download
 
 from . import dashboards, exports, filters, library, services
 from .models import Bookmark, Guidance
-
-User = get_user_model()
 
 
 class FeedbackInput(serializers.Serializer):
@@ -92,16 +89,12 @@ class DashboardRepApi(APIView):
     )
     def get(self, request: Request, username: str) -> Response:
         team_ids = filters.scope(request.user)
-        rep = User.objects.filter(username=username).first()
-        if rep is None or not Membership.objects.filter(user=rep, team_id__in=team_ids).exists():
-            raise Http404("No such rep in your teams.")
+        _, rep_team_ids = filters.rep_in_scope(username, team_ids)
         params = filters.with_default_range(filters.parse(request.query_params))
         mine = filters.select(user=request.user, team_ids=team_ids, params={**params, "rep": username})
         team_params = {k: v for k, v in params.items() if k != "rep"}
         if "team" not in team_params:  # the bar is the rep's own teams, not every team the viewer sees
-            team_ids = list(
-                Membership.objects.filter(user=rep, team_id__in=team_ids).values_list("team_id", flat=True)
-            )
+            team_ids = rep_team_ids
         team = filters.select(user=request.user, team_ids=team_ids, params=team_params)
         payload = dashboards.rep_payload(
             mine.conversations, team.conversations, filters.drill_link(mine.params)

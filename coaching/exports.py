@@ -39,6 +39,8 @@ TURN_COLUMNS = [
     "act",
 ]
 SUMMARY_FIELDS = [
+    "rep_words",
+    "customer_words",
     "talk_ratio",
     "question_rate",
     "longest_monologue",

@@ -25,6 +25,7 @@ from conversations.models import (
     Conversation,
     ConversationQuerySet,
     ConversationStatus,
+    Membership,
     Team,
     team_view_ids,
 )
@@ -131,6 +132,21 @@ def scope(user: Any) -> list[int]:
     if not team_ids:
         raise PermissionDenied("The team views are for managers (and for reps where an admin allows it).")
     return team_ids
+
+
+def rep_in_scope(username: str, team_ids: list[int]) -> tuple[Any, list[int]]:
+    """The rep `username` and those of `team_ids` they belong to; Http404 when they belong to none."""
+    from django.contrib.auth import get_user_model
+
+    rep = get_user_model().objects.filter(username=username).first()
+    teams = (
+        []
+        if rep is None
+        else list(Membership.objects.filter(user=rep, team_id__in=team_ids).values_list("team_id", flat=True))
+    )
+    if not teams:
+        raise Http404("No such rep in your teams.")
+    return rep, teams
 
 
 def with_default_range(params: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 
 from conversations.models import Conversation, ConversationQuerySet, Turn
@@ -114,8 +114,6 @@ def recent_points(trajectory: list[float | None]) -> list[list[float]]:
 
 def wall_rows(conversations: ConversationQuerySet, *, user: Any) -> list[dict[str, Any]]:
     """Open conversations, the largest recent fall first (unscored ones last)."""
-    from django.db.models import F
-
     rows = with_rows(conversations.open(), user=user).order_by(
         F("summary__recent_drop").desc(nulls_last=True), "-started_at", "-id"
     )[:WALL_LIMIT]

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from conversations.models import Conversation
 from scoring.models import Score
@@ -19,15 +20,17 @@ def schedule_guidance(sender: type, score: Score, **kwargs: Any) -> None:
     transaction.on_commit(partial(advise_task.delay, score.pk))
 
 
-def schedule_summary(sender: type, conversation: Conversation, **kwargs: Any) -> None:
+def _request_summaries(conversation_ids: list[int]) -> None:
+    """Enqueue the refresh, stamped now: after the commit, so any summary read from then on is current."""
     from .tasks import summarise_task
 
-    transaction.on_commit(partial(summarise_task.delay, [conversation.pk]))
+    summarise_task.delay(conversation_ids, timezone.now().isoformat())
+
+
+def schedule_summary(sender: type, conversation: Conversation, **kwargs: Any) -> None:
+    transaction.on_commit(partial(_request_summaries, [conversation.pk]))
 
 
 def schedule_summaries(sender: type, conversation_ids: list[int], **kwargs: Any) -> None:
-    from .tasks import summarise_task
-
     for start in range(0, len(conversation_ids), SUMMARY_BATCH):
-        batch = conversation_ids[start : start + SUMMARY_BATCH]
-        transaction.on_commit(partial(summarise_task.delay, batch))
+        transaction.on_commit(partial(_request_summaries, conversation_ids[start : start + SUMMARY_BATCH]))

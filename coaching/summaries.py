@@ -23,8 +23,8 @@ from conversations.models import Conversation, Speaker, Turn
 from scoring.services import current_embedder, embed_texts, latest_scores_for_turns
 
 from .ml.nudges import prefix_metrics
-from .models import ConversationSummary, Guidance, TurnAct
-from .services import label_rep_turns, turn_dicts
+from .models import ConversationSummary, Guidance
+from .services import label_rep_turns, latest_acts_for_turns, turn_dicts
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _acts(turns: list[Turn]) -> list[str | None]:
         return label_rep_turns(turns)
     except Exception:
         logger.exception("acts could not be labelled for a conversation summary")
-        stored = dict(TurnAct.objects.filter(turn__in=turns).values_list("turn_id", "act"))
+        stored = latest_acts_for_turns(turns)
         return [stored.get(t.pk) for t in turns]
 
 
@@ -119,8 +119,10 @@ def refresh_summary(conversation: Conversation, *, embed: bool = True) -> Conver
     """Recompute the summary of `conversation` from its turns, scores, acts and guidance; store it.
 
     Labels rep turns that have no act yet (imported history). With embed=False the stored embedding is
-    kept (tests and bulk rebuilds that only need the numbers).
+    kept (tests and bulk rebuilds that only need the numbers). updated_at is when the reading began, so a
+    summary with updated_at >= T reflects everything committed before T (see summarise_task).
     """
+    started = timezone.now()
     turns = list(Turn.objects.filter(conversation=conversation).order_by("index"))
     scores = latest_scores_for_turns(turns)
     acts = _acts(turns)
@@ -160,7 +162,7 @@ def refresh_summary(conversation: Conversation, *, embed: bool = True) -> Conver
         "largest_drop_act": _act_at_or_before(acts, trajectory.largest_drop_turn),
         "guidance_shown": shown,
         "guidance_followed": followed,
-        "updated_at": timezone.now(),
+        "updated_at": started,
     }
     if embed and turns:
         values["embedder"], values["embedding"] = _embedding([t.text for t in turns])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 
 from conversations.models import Conversation
@@ -20,7 +22,13 @@ def advise_task(score_id: int) -> None:
     summaries.refresh_summary(score.conversation)
 
 
-# A summary is recomputed from scratch, so running it twice is harmless.
+# A summary is recomputed from scratch, so running it twice is harmless; one refreshed since the request
+# (by the live path, `refresh_summaries`, or an earlier task) already answers it and is skipped.
 @shared_task(name="coaching.summarise", ignore_result=True, acks_late=True, max_retries=3)
-def summarise_task(conversation_ids: list[int]) -> None:
-    summaries.refresh_summaries(Conversation.objects.filter(pk__in=conversation_ids).order_by("pk"))
+def summarise_task(conversation_ids: list[int], requested_at: str | None = None) -> None:
+    conversations = Conversation.objects.filter(pk__in=conversation_ids).order_by("pk")
+    if requested_at is not None:
+        conversations = conversations.exclude(
+            summary__updated_at__gte=dt.datetime.fromisoformat(requested_at)
+        )
+    summaries.refresh_summaries(conversations)

@@ -11,15 +11,16 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import ValidationError
 
-from conversations.models import Channel, Conversation, Membership
+from conversations.models import Channel, Conversation
 
 from . import exports, filters, library
+from .charts import trajectory_figure
 from .models import Bookmark, ConversationSummary
 from .summaries import RECENT_TURNS
 
@@ -88,9 +89,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def rep_page(request: HttpRequest, username: str) -> HttpResponse:
     team_ids = filters.scope(request.user)
-    rep = get_object_or_404(User, username=username)
-    if not Membership.objects.filter(user=rep, team_id__in=team_ids).exists():
-        raise Http404("No such rep in your teams.")
+    rep, _ = filters.rep_in_scope(username, team_ids)
     params, errors = _parse_or_errors(request)
     params = filters.with_default_range({**params, "rep": rep.get_username()})
     context = _form_context(request, team_ids, params)
@@ -161,8 +160,6 @@ def library_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     summary = ConversationSummary.objects.filter(pk=pk).first()
     data = library.detail(conversation)
-    from .charts import trajectory_figure
-
     return render(
         request,
         "coaching/detail.html",

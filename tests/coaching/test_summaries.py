@@ -126,3 +126,23 @@ def test_a_summary_survives_an_embedder_that_fails(org, monkeypatch):
     monkeypatch.setattr("coaching.summaries.label_rep_turns", broken)
     summary = refresh_summary(conversation)
     assert summary.turn_count == 2 and summary.embedding is None
+
+
+@pytest.mark.django_db
+def test_a_summary_task_skips_conversations_refreshed_since_it_was_requested(org, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from coaching.tasks import summarise_task
+
+    fresh = make_scored(team=org.team, rep=org.rep, texts=["Hello"], probabilities=[0.5])
+    stale = make_scored(team=org.team, rep=org.rep, texts=["Hi"], probabilities=[0.4])
+    ConversationSummary.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+    requested = (timezone.now() - dt.timedelta(minutes=1)).isoformat()
+    refreshed: list[int] = []
+    monkeypatch.setattr(
+        "coaching.summaries.refresh_summary", lambda conversation, **kwargs: refreshed.append(conversation.pk)
+    )
+    summarise_task([fresh.pk, stale.pk], requested)
+    assert refreshed == [stale.pk]

@@ -281,7 +281,7 @@ def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, dja
     manager = api(org.manager)
     expected_api = [
         (5, reverse("api-dashboard-overview"), {}),
-        (13, reverse("api-dashboard-rep", args=[org.rep.username]), {}),
+        (12, reverse("api-dashboard-rep", args=[org.rep.username]), {}),
         (5, reverse("api-library"), {}),
         (5, reverse("api-library"), {"q": "dispatchers", "outcome": "closed"}),
         (4, reverse("api-live-wall"), {}),

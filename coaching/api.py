@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from conversations.api import ERRORS, visible_conversation
 from conversations.models import Conversation
+from experiments import services as experiments
 from salesrl.streaming import download
 
 from . import dashboards, exports, filters, library, services
@@ -28,11 +29,19 @@ class ConversationGuidanceApi(APIView):
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT, **ERRORS},
         description="The guidance after the conversation's latest advised turn (null before any), "
-        "with the caller's own vote on it as my_feedback.",
+        "with the caller's own vote on it as my_feedback. withheld is true (and guidance null) when the "
+        "conversation is in the control arm of a running guidance experiment: do not show guidance then.",
     )
     def get(self, request: Request, pk: int) -> Response:
         conversation = visible_conversation(request, pk)
-        return Response({"guidance": services.latest_guidance(conversation, user=request.user)})
+        arm = experiments.arm_for(conversation.pk)
+        experiments.record_exposure(arm=arm, user=request.user, rep_id=conversation.rep_id, surface="api")
+        if arm is not None and not arm.show_guidance:
+            # The rep's experiment arm is the control of a guidance test: an integration must not show it.
+            return Response({"guidance": None, "withheld": True})
+        return Response(
+            {"guidance": services.latest_guidance(conversation, user=request.user), "withheld": False}
+        )
 
 
 class GuidanceFeedbackApi(APIView):

@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from conversations.demo import TEAMS
-from conversations.models import Team
+from conversations.demo import ADMIN, TEAMS
+from conversations.models import Membership, Role, Team
 from conversations.services import import_conversations
+from experiments import services as experiments
+from experiments.models import Experiment
 from scoring.ml.simulator import MixedPolicy, RandomPolicy, RepPolicy, ScriptedPolicy, SkilledPolicy, simulate
+
+from .experiment_simulation import simulate_experiment
 
 # How each demo rep sells: the order of conversations.demo.TEAMS' reps.
 STYLES: dict[str, RepPolicy] = {
@@ -67,3 +71,69 @@ def seed_demo_history(*, per_rep: int = 30, weeks: int = 12, seed: int = 6) -> H
             created += report.created
             skipped += report.skipped_existing
     return HistoryResult(created=created, skipped=skipped)
+
+
+PILOT_TEAM = ("pilot", "Pilot (simulated new reps)")
+PILOT_REPS = 24
+DEMO_EXPERIMENT = "demo-guidance-pilot"
+
+
+@dataclass(frozen=True)
+class ExperimentDemo:
+    key: str
+    created: bool
+    result: dict[str, object]
+
+
+def seed_demo_experiment(
+    *, reps: int = PILOT_REPS, per_rep: int = 20, weeks: int = 4, seed: int = 7, progress: bool = True
+) -> ExperimentDemo:
+    """A complete experiment for the demo: a pilot team of simulated new reps, an experiment that has
+    run for `weeks` (rep-level, blocked by team, no guidance vs live guidance), and its traffic through
+    coaching.experiment_simulation. Idempotent: an existing demo experiment is left as it is."""
+    existing = Experiment.objects.filter(key=DEMO_EXPERIMENT).first()
+    if existing is not None:
+        return ExperimentDemo(key=existing.key, created=False, result={})
+    User = get_user_model()
+    admin = User.objects.get(username=ADMIN)
+    team, _ = Team.objects.get_or_create(slug=PILOT_TEAM[0], defaults={"name": PILOT_TEAM[1]})
+    Membership.objects.get_or_create(user=admin, team=team, defaults={"role": Role.ADMIN})
+    people = []
+    for n in range(1, reps + 1):
+        rep, created = User.objects.get_or_create(username=f"pilot{n:02d}")
+        if created:
+            rep.set_unusable_password()  # simulated: nobody logs in as them
+            rep.save(update_fields=["password"])
+        Membership.objects.get_or_create(user=rep, team=team, defaults={"role": Role.REP})
+        people.append((rep, team))
+    now = timezone.now()
+    start = now - dt.timedelta(weeks=weeks)
+    experiment = experiments.create_experiment(
+        actor=admin,
+        spec=experiments.ExperimentSpec(
+            name="Live guidance for new reps (simulated)",
+            key=DEMO_EXPERIMENT,
+            hypothesis=(
+                "New reps who see live guidance convert more of their conversations than new reps who sell "
+                "on instinct. Simulated buyers and reps: this demonstrates the loop, not real-world lift."
+            ),
+            variants=[
+                experiments.VariantSpec("control", "No guidance", 1, is_control=True, show_guidance=False),
+                experiments.VariantSpec("guidance", "Live guidance", 1, show_guidance=True),
+            ],
+            team_ids=[team.pk],
+            planned_weeks=weeks,
+        ),
+        known_teams={team.pk: team.name},
+    )
+    experiments.start_experiment(experiment=experiment, actor=admin, at=start)
+    result = simulate_experiment(
+        experiment=experiment,
+        reps=people,
+        conversations_per_rep=per_rep,
+        start=start,
+        end=now,
+        seed=seed,
+        progress=progress,
+    )
+    return ExperimentDemo(key=experiment.key, created=True, result=result.to_dict())

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Speaker, Turn
+from experiments import services as experiments
 from scoring.ml.state import POSITION_BUCKET_EDGES, position_bucket
 from scoring.models import Score, ScoringModel
 from scoring.services import current_embedder, embed_texts, load_policy, stored_path, vector_list
@@ -177,6 +178,8 @@ def advise(score: Score) -> Guidance | None:
     conversation = score.conversation
     if not conversation.is_open:
         return None
+    if not experiments.guidance_allowed(conversation.pk):
+        return None  # the conversation's experiment arm withholds guidance: nothing computed or pushed
     row = (
         GuidanceModel.objects.for_scoring_version(score.model_version)
         if score.probability is not None

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from salesrl.api_errors import DomainError
+from salesrl.api_errors import DomainError, ErrorSerializer
 from salesrl.streaming import download
 
 from . import services
@@ -27,7 +27,6 @@ from .serializers import (
     ConversationCreateInput,
     ConversationDetailSerializer,
     ConversationSerializer,
-    ErrorSerializer,
     ImportReportSerializer,
     TurnInput,
     conversation_snapshot,

@@ -89,6 +89,19 @@ def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
     )
 
 
+def team_access(user: AbstractBaseUser | AnonymousUser) -> tuple[bool, dict[int, str]]:
+    """(is admin, {id: name} of the teams the user manages): what the experiments app asks for."""
+    if not user.is_authenticated:
+        return False, {}
+    admin = is_org_admin(user)
+    teams = (
+        Team.objects.all()
+        if admin
+        else Team.objects.filter(id__in=Membership.objects.filter(user=user).managing().values("team_id"))
+    )
+    return admin, dict(teams.values_list("id", "name"))
+
+
 class ConversationStatus(models.TextChoices):
     OPEN = "open", "Open"
     WON = "won", "Won"

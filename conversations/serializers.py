@@ -136,17 +136,6 @@ class CloseInput(serializers.Serializer):
     closed_at = serializers.DateTimeField(required=False)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
-
-
 class ImportReportSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped_existing = serializers.IntegerField()

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from experiments import services as experiments
 from salesrl.api_errors import DomainError
 from salesrl.api_parsers import unstorable_string_path
 
@@ -104,6 +105,12 @@ def create_conversation(
         industry=industry,
         started_at=started_at or timezone.now(),
         metadata=metadata or {},
+    )
+    experiments.enrol_conversation(
+        conversation_id=conversation.pk,
+        team_id=team.pk,
+        rep_id=rep.pk,
+        started_at=conversation.started_at,
     )
     transaction.on_commit(partial(_broadcast, conversation, {"type": "conversation", "status": "open"}))
     return conversation, True
@@ -197,6 +204,12 @@ def close_conversation(
     locked.status = outcome
     locked.closed_at = closed_at or timezone.now()
     locked.save(update_fields=["status", "closed_at"])
+    experiments.record_outcome(
+        conversation_id=locked.pk,
+        converted=outcome == ConversationStatus.WON,
+        closed_at=locked.closed_at,
+        turns=locked.turns.count(),
+    )
     transaction.on_commit(
         partial(
             _broadcast,

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from experiments import services as experiments
+
 from .models import Conversation, ConversationStatus, Speaker, is_org_admin, managed_team_ids
 from .serializers import conversation_snapshot
 
@@ -48,11 +50,16 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(
         Conversation.objects.visible_to(request.user).select_related("team", "rep"), pk=pk
     )
+    # An experiment may withhold guidance from this conversation's rep; the rep opening the page is
+    # the exposure to their arm (a manager watching is not).
+    arm = experiments.arm_for(conversation.pk)
+    experiments.record_exposure(arm=arm, user=request.user, rep_id=conversation.rep_id, surface="live_page")
     return render(
         request,
         "conversations/live.html",
         {
             "conversation": conversation,
+            "show_guidance": arm is None or arm.show_guidance,
             "snapshot": conversation_snapshot(conversation),
             "speakers": Speaker.choices,
             # The viewer's own open conversations, to switch between calls without going back.

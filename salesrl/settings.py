@@ -142,6 +142,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "coaching.context_processors.team_views",
+                "experiments.context_processors.experiments_nav",
             ],
         },
     },
@@ -250,7 +251,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # scipy's shgo optimiser (behind the Boschloo exact test) logs every iteration to the root logger.
+    "filters": {"no_scipy_shgo": {"()": "salesrl.logs.DropModules", "modules": ["scipy/optimize/_shgo"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_scipy_shgo"]}
+    },
     "root": {"handlers": ["console"], "level": env("SALESRL_LOG_LEVEL", "INFO")},
 }
 STATICFILES_FINDERS = [
@@ -269,3 +274,7 @@ if SALESRL_EMBEDDER not in {"local", "openai", "azure"}:
 # The neighbour search behind each live confidence: HNSW candidate list size (higher: better recall,
 # slower). benchmarks/neighbour_search.py measures the trade-off.
 SALESRL_HNSW_EF_SEARCH = envint("SALESRL_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+
+# experiments imports nothing from the other apps; who manages which team comes from this function
+# (user -> (is admin, {team id: team name} of the teams they manage)).
+SALESRL_TEAM_ACCESS = "conversations.models.team_access"

@@ -531,6 +531,9 @@ def up(config: Config, *, demo: bool) -> None:
     # simulated conversations (a few minutes the first time, nothing afterwards).
     manage(config, "ensure_model")
     manage(config, "ensure_guidance")
+    if demo:
+        # A complete A/B experiment on simulated traffic for the results page (once; then kept).
+        manage(config, "demo_experiment")
     # Imported history is stored unscored; the dashboards compare the model with its known outcomes.
     manage(config, "score_history")
     manage(config, "refresh_summaries")

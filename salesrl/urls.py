@@ -8,8 +8,10 @@ from .health import health
 urlpatterns = [
     path("", include("conversations.urls")),
     path("", include("coaching.urls")),
+    path("", include("experiments.urls")),
     path("api/v1/", include("conversations.api_urls")),
     path("api/v1/", include("coaching.api_urls")),
+    path("api/v1/", include("experiments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health, name="health"),

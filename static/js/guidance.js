@@ -14,6 +14,9 @@
     nudges: document.getElementById("nudges"),
     similar: document.getElementById("similar"),
   };
+  // An experiment's arm may withhold guidance (the control of a guidance test): then only "what
+  // moved it", which is part of the score, is drawn here.
+  const withheld = root.dataset.guidance === "off";
   let current = null; // the guidance shown (its turn_index decides whether a newer one replaces it)
   let movedTurn = -1;
 
@@ -35,7 +38,7 @@
   }
 
   function renderGuidance(guidance) {
-    if (!guidance || (current && guidance.turn_index < current.turn_index)) return;
+    if (withheld || !guidance || (current && guidance.turn_index < current.turn_index)) return;
     current = guidance;
     els.card.dataset.status = guidance.status;
     els.card.dataset.turn = guidance.turn_index;
@@ -108,6 +111,7 @@
   }
 
   async function loadLatest() {
+    if (withheld) return;
     try {
       const response = await fetch(root.dataset.guidanceUrl, { credentials: "same-origin" });
       if (!response.ok) return;
@@ -118,7 +122,7 @@
     }
   }
 
-  for (const button of els.feedback.querySelectorAll("button")) {
+  for (const button of withheld ? [] : els.feedback.querySelectorAll("button")) {
     button.addEventListener("click", async function () {
       if (!current || !current.id) return;
       const helpful = button.dataset.helpful === "true";

@@ -1,0 +1,1 @@
+"""Pure statistics for experiments: no Django, numbers in, dataclasses out."""

@@ -90,16 +90,14 @@ def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
 
 
 def team_access(user: AbstractBaseUser | AnonymousUser) -> tuple[bool, dict[int, str]]:
-    """(is admin, {id: name} of the teams the user manages): what the experiments app asks for."""
+    """(is admin, {id: name} of the teams the user manages): what the experiments app asks for.
+    One query for a manager or rep (it is asked on every page, for the menu)."""
     if not user.is_authenticated:
         return False, {}
-    admin = is_org_admin(user)
-    teams = (
-        Team.objects.all()
-        if admin
-        else Team.objects.filter(id__in=Membership.objects.filter(user=user).managing().values("team_id"))
-    )
-    return admin, dict(teams.values_list("id", "name"))
+    rows = list(Membership.objects.filter(user=user).managing().values_list("team_id", "team__name", "role"))
+    if user.is_superuser or any(role == Role.ADMIN for _, _, role in rows):
+        return True, dict(Team.objects.values_list("id", "name"))
+    return False, {team_id: name for team_id, name, _ in rows}
 
 
 class ConversationStatus(models.TextChoices):

@@ -272,7 +272,8 @@ def test_csv_cells_that_spreadsheets_would_run_as_formulas_are_quoted(org, api):
 
 # --- query counts ----------------------------------------------------------------------------------------
 # Pinned so a change that adds a query per row (or per chart) shows up here. Session + user are 2 queries
-# for a logged-in page; the API's force_authenticate needs none.
+# for a logged-in page, and the menu asks once whether to show Experiments; the API's force_authenticate
+# needs neither.
 
 
 def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, django_assert_num_queries):
@@ -293,11 +294,11 @@ def test_query_counts_of_the_team_views_are_pinned(org, seeded, client, api, dja
         b"".join(manager.get(reverse("api-library-export"), {"format": "turns.csv"}).streaming_content)
     client.force_login(org.manager)
     expected_pages = [
-        (9, reverse("dashboard")),
-        (12, reverse("dashboard-rep", args=[org.rep.username])),
-        (8, reverse("live-wall")),
-        (12, reverse("library")),
-        (13, reverse("library-detail", args=[seeded[0].pk])),
+        (10, reverse("dashboard")),
+        (13, reverse("dashboard-rep", args=[org.rep.username])),
+        (9, reverse("live-wall")),
+        (13, reverse("library")),
+        (14, reverse("library-detail", args=[seeded[0].pk])),
     ]
     for count, url in expected_pages:
         with django_assert_num_queries(count, info=url):

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,8 +50,6 @@ def phase_param(request: Request) -> int | None:
     if raw in (None, ""):
         return None
     if not raw.isdigit() or int(raw) < 1:
-        from rest_framework.exceptions import ValidationError
-
         raise ValidationError({"phase": ["A phase number (1, 2, …)."]})
     return int(raw)
 
@@ -169,8 +167,6 @@ class ExperimentExportApi(APIView):
         phase = results.phase_of(experiment, phase_param(request))
         rows = request.query_params.get("rows", "summary")
         if rows not in ("summary", "conversations"):
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"rows": ["summary or conversations."]})
         if rows == "summary":
             report = results.phase_report(experiment, phase)

@@ -3,15 +3,14 @@ format). Streamed in chunks, so an export of 100k conversations never sits in me
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Prefetch
 
 from conversations.models import Conversation, ConversationQuerySet, Turn
 from conversations.services import export_conversations
+from salesrl.streaming import csv_lines
 
 from .filters import Selection
 from .library import vector_search
@@ -71,31 +70,6 @@ CONVERSATION_COLUMNS = [
     "turns",
     *SUMMARY_FIELDS,
 ]
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): quote it as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for number, row in enumerate(rows, start=1):
-        writer.writerow([safe_cell(v) for v in row])
-        if number % 200 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 def _summary(conversation: Conversation) -> ConversationSummary | None:
@@ -162,8 +136,8 @@ def export(selection: Selection, fmt: str) -> Iterator[str]:
     conversations = selection.ordered()
     with vector_search(selection):
         if fmt == "csv":
-            yield from _csv_lines(CONVERSATION_COLUMNS, conversation_rows(conversations))
+            yield from csv_lines(CONVERSATION_COLUMNS, conversation_rows(conversations))
         elif fmt == "turns.csv":
-            yield from _csv_lines(TURN_COLUMNS, turn_rows(conversations))
+            yield from csv_lines(TURN_COLUMNS, turn_rows(conversations))
         else:
             yield from export_conversations(conversations)

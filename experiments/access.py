@@ -19,12 +19,6 @@ class TeamAccess:
     is_admin: bool
     teams: dict[int, str]  # the teams this user manages (every team for an admin), id -> name
 
-    def may_read(self, team_ids: list[int]) -> bool:
-        """An experiment's results: admins always; a manager when every team in it is theirs."""
-        if self.is_admin:
-            return True
-        return bool(team_ids) and set(team_ids) <= set(self.teams)
-
     @property
     def may_configure(self) -> bool:
         return self.is_admin

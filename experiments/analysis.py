@@ -383,16 +383,17 @@ def _plan(design: Design, arms: list[ArmResult], comparisons: list[Comparison], 
     rate = control.conversion.rate
     if rate is None or not 0 < rate < 1:
         return None
-    units = min(a.units for a in arms)
-    if units < 1:
+    if min(a.units for a in arms) < 1:
         return None
+    weekly = sum(a.enrolled for a in arms) / max(weeks, 1 / 7)  # conversations per week, all arms
     icc = 0.0
     if design.clustered:
+        units = min(a.units for a in arms)
+        per_unit_week = weekly / sum(a.units for a in arms)
         clustered = next((c.clustered for c in comparisons if c.clustered is not None), None)
         icc = max(0.0, clustered.icc) if clustered is not None and clustered.icc is not None else 0.0
-    per_unit_week = (sum(a.enrolled for a in arms) / max(1, sum(a.units for a in arms))) / max(weeks, 1 / 7)
-    if not design.clustered:  # a conversation is its own unit: plan in conversations per week
-        units, per_unit_week = 1, sum(a.enrolled for a in arms) / len(arms) / max(weeks, 1 / 7)
+    else:  # a conversation is its own unit: one "unit" per arm carrying the arm's weekly volume
+        units, per_unit_week = 1, weekly / len(arms)
     return minimum_detectable_effect(
         baseline_rate=rate,
         reps_per_arm=units,

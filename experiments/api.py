@@ -30,14 +30,11 @@ ERRORS = dict.fromkeys((400, 401, 403, 404, 409), ErrorSerializer)
 PHASE = OpenApiParameter("phase", int, description="Phase number (default: the current phase).")
 
 
-def visible_experiments(access: TeamAccess):  # type: ignore[no-untyped-def]
-    experiments = Experiment.objects.prefetch_related("variants")
-    return experiments if access.is_admin else experiments.within_teams(list(access.teams))
-
-
 def experiment_for(request: Request, key: str) -> tuple[Experiment, TeamAccess]:
     access = team_access(request)
-    return get_object_or_404(visible_experiments(access), key=key), access
+    return get_object_or_404(
+        Experiment.objects.readable_with(access).prefetch_related("variants"), key=key
+    ), access
 
 
 def require_admin(access: TeamAccess) -> None:
@@ -61,7 +58,12 @@ class ExperimentListApi(APIView):
         if not access.may_open_experiments:
             raise PermissionDenied("Experiments are for admins and managers.")
         return Response(
-            {"results": [experiment_summary(e, access.teams) for e in visible_experiments(access)]}
+            {
+                "results": [
+                    experiment_summary(e, access.teams)
+                    for e in Experiment.objects.readable_with(access).prefetch_related("variants")
+                ]
+            }
         )
 
     @extend_schema(

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .access import TeamAccess
+
 
 class Lever(models.TextChoices):
     GUIDANCE = "guidance", "Live guidance (next best step, habits, similar won conversations)"
@@ -57,6 +59,10 @@ class ExperimentQuerySet(models.QuerySet["Experiment"]):
     def within_teams(self, team_ids: list[int]) -> ExperimentQuerySet:
         """Experiments limited to teams among `team_ids` (what a manager of those teams may read)."""
         return self.exclude(team_ids=[]).filter(team_ids__contained_by=team_ids)
+
+    def readable_with(self, access: TeamAccess) -> ExperimentQuerySet:
+        """All for an admin; for a manager, those involving only teams they manage."""
+        return self if access.is_admin else self.within_teams(list(access.teams))
 
 
 class Experiment(models.Model):

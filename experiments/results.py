@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +10,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from salesrl.api_errors import DomainError
+from salesrl.streaming import csv_lines
 
 from .analysis import ArmSpec, Design, Observation, Report, analyse
 from .models import Enrolment, Experiment, Phase
-
-CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def phase_of(experiment: Experiment, number: int | None, *, phases: list[Phase] | None = None) -> Phase:
@@ -103,26 +100,6 @@ def unit_names(experiment: Experiment, phase: int, team_names: dict[int, str]) -
     return {key: sorted(value) for key, value in names.items()}
 
 
-def _cell(value: Any) -> Any:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it.
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _csv_lines(header: list[str], rows: Iterator[list[Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-        if buffer.tell() > 32_768:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 def conversations_csv(experiment: Experiment, phase: Phase) -> Iterator[str]:
     """One row per enrolled conversation: enough to re-run the analysis anywhere."""
     header = [
@@ -141,7 +118,7 @@ def conversations_csv(experiment: Experiment, phase: Phase) -> Iterator[str]:
                 "" if days is None else round(days, 4),
             ]  # fmt: skip
 
-    return _csv_lines(header, rows())
+    return csv_lines(header, rows())
 
 
 def summary_csv(report: Report, *, experiment: Experiment, phase: int) -> Iterator[str]:
@@ -182,4 +159,4 @@ def summary_csv(report: Report, *, experiment: Experiment, phase: int) -> Iterat
             best = "" if arm.chance is None else round(arm.chance.probability_best, 4)
             yield [*head, *counts, *lift, best, c.method if c else rate.method]
 
-    return _csv_lines(header, rows())
+    return csv_lines(header, rows())

@@ -27,14 +27,11 @@ def _access(request: HttpRequest) -> TeamAccess:
     return access
 
 
-def _visible(access: TeamAccess):  # type: ignore[no-untyped-def]
-    experiments = Experiment.objects.all()
-    return experiments if access.is_admin else experiments.within_teams(list(access.teams))
-
-
 def _experiment(request: HttpRequest, key: str) -> tuple[Experiment, TeamAccess]:
     access = _access(request)
-    return get_object_or_404(_visible(access).prefetch_related("variants"), key=key), access
+    return get_object_or_404(
+        Experiment.objects.readable_with(access).prefetch_related("variants"), key=key
+    ), access
 
 
 def _admin(access: TeamAccess) -> None:
@@ -58,7 +55,11 @@ def _form_errors(form: Any, error: DomainError) -> None:
 @require_GET
 def experiment_list(request: HttpRequest) -> HttpResponse:
     access = _access(request)
-    experiments = _visible(access).annotate(enrolled=Count("enrolments")).order_by("-created_at")
+    experiments = (
+        Experiment.objects.readable_with(access)
+        .annotate(enrolled=Count("enrolments"))
+        .order_by("-created_at")
+    )
     return render(
         request,
         "experiments/list.html",

@@ -9,7 +9,9 @@ database connection and any transaction the iterator opened live.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,6 +20,32 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 
 CHUNK_BYTES = 64 * 1024
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): quote it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
+    """A CSV file as chunks of a few hundred rows, every cell through safe_cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([safe_cell(v) for v in row])
+        if number % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _take(chunks: Iterator[str]) -> str | None:

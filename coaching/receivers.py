@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 from scoring.models import Score
+from scoring.services import enqueue
 
 SUMMARY_BATCH = 100  # conversations per summary task after an import
 
@@ -17,14 +18,15 @@ SUMMARY_BATCH = 100  # conversations per summary task after an import
 def schedule_guidance(sender: type, score: Score, **kwargs: Any) -> None:
     from .tasks import advise_task
 
-    transaction.on_commit(partial(advise_task.delay, score.pk))
+    # enqueue: a broker outage is logged, not raised into the request or task that stored the score.
+    transaction.on_commit(partial(enqueue, advise_task, score.pk))
 
 
 def _request_summaries(conversation_ids: list[int]) -> None:
     """Enqueue the refresh, stamped now: after the commit, so any summary read from then on is current."""
     from .tasks import summarise_task
 
-    summarise_task.delay(conversation_ids, timezone.now().isoformat())
+    enqueue(summarise_task, conversation_ids, timezone.now().isoformat())
 
 
 def schedule_summary(sender: type, conversation: Conversation, **kwargs: Any) -> None:

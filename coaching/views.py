@@ -80,6 +80,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     team_ids = filters.scope(request.user)
     params, errors = _parse_or_errors(request)
     params = filters.with_default_range(params)
+    if "team" in params:
+        # The figures come from the API, which refuses a team outside the viewer's: so does the page.
+        filters.select(user=request.user, team_ids=team_ids, params=params)
     context = _form_context(request, team_ids, params)
     context.update(errors=errors, figures_url=reverse("api-dashboard-overview") + "?" + context["query"])
     return render(request, "coaching/overview.html", context, status=400 if errors else 200)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import BaseParser
@@ -18,11 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from salesrl.api_errors import DomainError, ErrorSerializer
+from salesrl.ratelimit import IngestThrottle
 from salesrl.streaming import download
 
 from . import services
-from .models import Conversation, ConversationQuerySet, ConversationStatus, Team
+from .models import AuditEvent, Conversation, ConversationQuerySet, ConversationStatus, Team, is_org_admin
 from .serializers import (
+    AuditEventSerializer,
     CloseInput,
     ConversationCreateInput,
     ConversationDetailSerializer,
@@ -35,6 +38,8 @@ from .serializers import (
 
 User = get_user_model()
 ERRORS = dict.fromkeys((400, 401, 403, 404, 409), ErrorSerializer)
+# Writes are rate limited (salesrl.ratelimit.IngestThrottle): 429 throttled, with Retry-After.
+INGEST_ERRORS = {**ERRORS, 429: ErrorSerializer}
 
 
 class ConversationFilter(serializers.Serializer):
@@ -77,9 +82,15 @@ def visible_conversation(request: Request, pk: int) -> Conversation:
     )
 
 
-@extend_schema(parameters=[ConversationFilter])
+# The filters are the list's only: a class-level extend_schema would put them on the POST as well.
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[ConversationFilter], responses={200: ConversationSerializer(many=True), **ERRORS}
+    )
+)
 class ConversationListCreateApi(ListAPIView):
     serializer_class = ConversationSerializer
+    throttle_classes = [IngestThrottle]
 
     def get_queryset(self) -> ConversationQuerySet:
         return (
@@ -90,7 +101,7 @@ class ConversationListCreateApi(ListAPIView):
 
     @extend_schema(
         request=ConversationCreateInput,
-        responses={201: ConversationSerializer, 200: ConversationSerializer, **ERRORS},
+        responses={201: ConversationSerializer, 200: ConversationSerializer, **INGEST_ERRORS},
         description="Open a conversation. Re-posting the same team + external_id returns the "
         "existing conversation with 200 instead of creating a second one.",
     )
@@ -114,6 +125,8 @@ class ConversationDetailApi(APIView):
 
 
 class TurnAppendApi(APIView):
+    throttle_classes = [IngestThrottle]
+
     @extend_schema(
         request=TurnInput,
         parameters=[
@@ -124,7 +137,7 @@ class TurnAppendApi(APIView):
                 description="Same as client_key.",
             )
         ],
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **ERRORS},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, **INGEST_ERRORS},
         description="Append the next turn. Retries are safe: the same client_key (or "
         "Idempotency-Key header), or the same index with identical content, returns the stored "
         "turn with 200. A different turn at a taken index, a gap in the indexes or a closed "
@@ -151,7 +164,9 @@ class TurnAppendApi(APIView):
 
 
 class ConversationCloseApi(APIView):
-    @extend_schema(request=CloseInput, responses={200: ConversationSerializer, **ERRORS})
+    throttle_classes = [IngestThrottle]
+
+    @extend_schema(request=CloseInput, responses={200: ConversationSerializer, **INGEST_ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         conversation = visible_conversation(request, pk)
         data = CloseInput(data=request.data)
@@ -167,7 +182,17 @@ class JSONLinesParser(BaseParser):
     media_type = "application/x-ndjson"
 
     def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
-        return stream.read()
+        # DRF hands a custom parser the raw stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check
+        # (which request.body makes): the import's limit is enforced here.
+        limit = settings.SALESRL_MAX_IMPORT_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise DomainError(
+                f"The import is larger than SALESRL_MAX_IMPORT_BYTES ({limit:,} bytes): split the file.",
+                code="too_large",
+                status_code=413,
+            )
+        return body
 
 
 class JSONLParser(JSONLinesParser):
@@ -178,6 +203,9 @@ class PlainTextLinesParser(JSONLinesParser):
     media_type = "text/plain"
 
 
+IMPORT_MEDIA_TYPES = [parser.media_type for parser in (JSONLinesParser, JSONLParser, PlainTextLinesParser)]
+
+
 class ImportQuery(serializers.Serializer):
     team = serializers.SlugField()
     rep = serializers.CharField(required=False, max_length=150)
@@ -186,20 +214,21 @@ class ImportQuery(serializers.Serializer):
 
 class ConversationImportApi(APIView):
     parser_classes = [JSONLinesParser, JSONLParser, PlainTextLinesParser]
+    throttle_classes = [IngestThrottle]
 
     @extend_schema(
         parameters=[ImportQuery],
-        request={"application/x-ndjson": OpenApiTypes.BINARY},
+        request=dict.fromkeys(IMPORT_MEDIA_TYPES, OpenApiTypes.BINARY),
         responses={
             201: ImportReportSerializer,
             200: ImportReportSerializer,
-            400: ImportReportSerializer,
-            403: ErrorSerializer,
+            **INGEST_ERRORS,
+            413: ErrorSerializer,
         },
         description="Import historical conversations in the JSONL format (one conversation per "
         "line). All-or-nothing by default: any bad line stores nothing and every bad line is "
-        "reported (400). With partial=true the good lines are stored and the bad ones reported. "
-        "Ids already present in the team are skipped.",
+        "reported (400 import_rejected, the report in details). With partial=true the good lines are "
+        "stored and the bad ones reported. Ids already present in the team are skipped.",
     )
     def post(self, request: Request) -> Response:
         query = ImportQuery(data=request.query_params)
@@ -220,16 +249,22 @@ class ConversationImportApi(APIView):
             lines=body.splitlines(), team=team, rep=rep, partial_ok=query.validated_data["partial"]
         )
         if not report.stored:
-            code = status.HTTP_400_BAD_REQUEST
-        else:
-            code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
+            # A rejected import is an error like any other (one error shape for every 4xx); the
+            # report, with every bad line, is its details.
+            raise DomainError(
+                f"{len(report.errors)} bad line(s): nothing was stored.",
+                code="import_rejected",
+                status_code=400,
+                details=dict(ImportReportSerializer(report).data),
+            )
+        code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
         return Response(ImportReportSerializer(report).data, status=code)
 
 
 class ConversationExportApi(APIView):
     @extend_schema(
         parameters=[ConversationFilter],
-        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR), 400: ErrorSerializer},
+        responses={(200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR), **ERRORS},
         description="Stream the visible conversations matching the filters as JSONL.",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
@@ -240,3 +275,38 @@ class ConversationExportApi(APIView):
             content_type="application/x-ndjson",
             filename="conversations.jsonl",
         )
+
+
+class AuditFilter(serializers.Serializer):
+    action = serializers.CharField(
+        required=False, max_length=60, help_text="e.g. token.revoked, or a prefix: token."
+    )
+    actor = serializers.CharField(required=False, max_length=150)
+    since = serializers.DateTimeField(required=False)
+
+
+@extend_schema(parameters=[AuditFilter], responses={200: AuditEventSerializer(many=True), **ERRORS})
+class AuditLogApi(ListAPIView):
+    """The audit log of administrative actions, newest first. Admins only (others get 403)."""
+
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if not is_org_admin(self.request.user):
+            raise DomainError("Only admins may read the audit log.", code="forbidden", status_code=403)
+        query = AuditFilter(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        events = AuditEvent.objects.visible_to(self.request.user).select_related("team")
+        params = query.validated_data
+        if "action" in params:
+            action = params["action"]
+            events = (
+                events.filter(action__startswith=action)
+                if action.endswith(".")
+                else events.filter(action=action)
+            )
+        if "actor" in params:
+            events = events.filter(actor_name=params["actor"])
+        if "since" in params:
+            events = events.filter(at__gte=params["since"])
+        return events

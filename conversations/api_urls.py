@@ -3,6 +3,7 @@ from django.urls import path
 from . import api
 
 urlpatterns = [
+    path("audit/", api.AuditLogApi.as_view(), name="api-audit"),
     path("conversations/", api.ConversationListCreateApi.as_view(), name="api-conversations"),
     path("conversations/import/", api.ConversationImportApi.as_view(), name="api-conversations-import"),
     path("conversations/export/", api.ConversationExportApi.as_view(), name="api-conversations-export"),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from .models import TOKEN_PREFIX, ApiToken
+from .models import TOKEN_PREFIX, TOKEN_TEAM_ATTRIBUTE, ApiToken
 
 # last_used_at is refreshed at most this often, so busy integrations do not write on every call.
 _TOUCH_INTERVAL = dt.timedelta(minutes=1)
@@ -34,6 +34,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        # Every access rule reads the scope from the user (conversations.models.token_team_id).
+        setattr(token.user, TOKEN_TEAM_ATTRIBUTE, token.team_id)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _TOUCH_INTERVAL:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -48,4 +50,8 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
-        return {"type": "http", "scheme": "bearer", "description": "An API token (srl_…) from an admin."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (srl_…) from an admin; it acts as its user within one team.",
+        }

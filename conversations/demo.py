@@ -1,4 +1,4 @@
-"""The demo organisation: teams, people, history and an integration token.
+"""The demo organisation: teams, people, history and an integration token per team.
 
 Used by `manage.py seed_demo`; kept here so tests can build the same organisation.
 """
@@ -33,7 +33,8 @@ INTEGRATION_USER = "dialer"  # the demo traffic posts through the API with this 
 @dataclass
 class SeedResult:
     credentials: dict[str, tuple[str, str]]  # username -> (role description, password)
-    token: str | None  # a new token, or None when the existing one was kept
+    # team slug -> API key of the demo traffic (tokens are team-scoped); kept ones and new ones
+    tokens: dict[str, str]
     history_imported: int
 
 
@@ -53,7 +54,7 @@ def _user(username: str, password: str | None, *, staff: bool = False) -> tuple[
 
 
 @transaction.atomic
-def seed_demo(*, passwords: dict[str, str], existing_token_valid: bool) -> SeedResult:
+def seed_demo(*, passwords: dict[str, str], existing_tokens: dict[str, str]) -> SeedResult:
     """Create (or complete) the demo organisation. Idempotent.
 
     `passwords` holds the passwords already handed out; a user without one gets a new random
@@ -94,11 +95,24 @@ def seed_demo(*, passwords: dict[str, str], existing_token_valid: bool) -> SeedR
                     turn["ts"] = (started + dt.timedelta(seconds=30 * t)).isoformat()
                 history.append(json.dumps(item))
             imported += import_conversations(lines=history, team=team, rep=rep).created
-    token = None
-    if not existing_token_valid:
-        _, token = ApiToken.issue(user=dialer, name="demo traffic")
-    return SeedResult(credentials=credentials, token=token, history_imported=imported)
+    tokens = {}
+    for team in Team.objects.filter(slug__in=TEAMS):
+        key = existing_tokens.get(team.slug, "")
+        if not token_is_valid(key, team=team):
+            _, key = ApiToken.issue(user=dialer, team=team, name=f"demo traffic ({team.slug})")
+        tokens[team.slug] = key
+    return SeedResult(credentials=credentials, tokens=tokens, history_imported=imported)
 
 
-def token_is_valid(key: str) -> bool:
-    return ApiToken.objects.active().filter(key_hash=ApiToken.hash_key(key)).exists()
+def token_is_valid(key: str, *, team: Team) -> bool:
+    return bool(key) and ApiToken.objects.active().filter(key_hash=ApiToken.hash_key(key), team=team).exists()
+
+
+def read_token_file(path: Path) -> dict[str, str]:
+    """{team slug: key} from the demo token file; {} when it is missing or from an older version
+    (a single untyped key, before tokens were scoped to teams)."""
+    try:
+        tokens = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in tokens.items()} if isinstance(tokens, dict) else {}

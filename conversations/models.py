@@ -57,13 +57,39 @@ class Membership(models.Model):
         return f"{self.user} · {self.team} ({self.role})"
 
 
+# An API token is scoped to one team: a request it authenticates carries the team's id on its user
+# (conversations.authentication), and every access rule below stays inside that team. Kept on the user
+# object so the rules, asked with request.user everywhere, cannot forget the scope.
+TOKEN_TEAM_ATTRIBUTE = "api_token_team_id"
+
+
+def token_team_id(user: AbstractBaseUser | AnonymousUser) -> int | None:
+    """The team an API token limits this request's user to, or None (a browser session)."""
+    return getattr(user, TOKEN_TEAM_ATTRIBUTE, None)
+
+
+def _is_admin_anywhere(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.is_superuser or Membership.objects.filter(user=user, role=Role.ADMIN).exists()
+
+
 def is_org_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Admins see and manage every team: superusers and anyone with an admin membership."""
-    if not user.is_authenticated:
+    """Admins see and manage every team: superusers and anyone with an admin membership.
+    Through a team-scoped API token nobody is an admin of everything."""
+    if not user.is_authenticated or token_team_id(user) is not None:
         return False
-    if user.is_superuser:
-        return True
-    return Membership.objects.filter(user=user, role=Role.ADMIN).exists()
+    return _is_admin_anywhere(user)
+
+
+def _memberships(user: AbstractBaseUser | AnonymousUser) -> MembershipQuerySet:
+    memberships = Membership.objects.filter(user=user)
+    scope = token_team_id(user)
+    return memberships if scope is None else memberships.filter(team_id=scope)
+
+
+def _scoped_admin_team(user: AbstractBaseUser | AnonymousUser) -> list[int]:
+    """Through a token, an admin manages the token's team (and only it)."""
+    scope = token_team_id(user)
+    return [scope] if scope is not None and _is_admin_anywhere(user) else []
 
 
 def managed_team_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
@@ -72,7 +98,7 @@ def managed_team_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
         return []
     if is_org_admin(user):
         return list(Team.objects.values_list("id", flat=True))
-    return list(Membership.objects.filter(user=user).managing().values_list("team_id", flat=True))
+    return _scoped_admin_team(user) or list(_memberships(user).managing().values_list("team_id", flat=True))
 
 
 def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
@@ -82,8 +108,8 @@ def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
         return []
     if is_org_admin(user):
         return list(Team.objects.values_list("id", flat=True))
-    return list(
-        Membership.objects.filter(user=user)
+    return _scoped_admin_team(user) or list(
+        _memberships(user)
         .filter(Q(role__in=[Role.MANAGER, Role.ADMIN]) | Q(team__reps_see_team_views=True))
         .values_list("team_id", flat=True)
     )
@@ -94,6 +120,8 @@ def team_access(user: AbstractBaseUser | AnonymousUser) -> tuple[bool, dict[int,
     One query for a manager or rep (it is asked on every page, for the menu)."""
     if not user.is_authenticated:
         return False, {}
+    if token_team_id(user) is not None:
+        return False, dict(Team.objects.filter(pk__in=managed_team_ids(user)).values_list("id", "name"))
     rows = list(Membership.objects.filter(user=user).managing().values_list("team_id", "team__name", "role"))
     if user.is_superuser or any(role == Role.ADMIN for _, _, role in rows):
         return True, dict(Team.objects.values_list("id", "name"))
@@ -121,6 +149,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         if is_org_admin(user):
             return self
+        scope = token_team_id(user)
+        if scope is not None:
+            mine = self.filter(team_id=scope)
+            return mine if scope in managed_team_ids(user) else mine.filter(rep=user)
         managed = Membership.objects.filter(user=user).managing().values("team_id")
         return self.filter(Q(rep=user) | Q(team_id__in=managed))
 
@@ -232,9 +264,18 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
 
 
 class ApiToken(models.Model):
-    """A bearer token for integrations (dialers, chat tools). Only its SHA-256 is stored."""
+    """A bearer token for integrations (dialers, chat tools). Only its SHA-256 is stored.
+
+    It acts as its user, but only within its team: an admin's token for one team cannot read or
+    write another team's conversations (a leaked dialer key exposes one team, not the company)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="The only team this token may read or record conversations of.",
+    )
     name = models.CharField(max_length=100)
     # The first characters of the token, shown in the admin so a person can tell tokens apart.
     prefix = models.CharField(max_length=16, editable=False)
@@ -248,13 +289,71 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
     @staticmethod
     def hash_key(key: str) -> str:
+        # SHA-256, not a slow password hash: the key is 256 random bits, so there is nothing to brute
+        # force, and every API request looks it up by this hash.
         return hashlib.sha256(key.encode()).hexdigest()
 
+    @staticmethod
+    def may_issue(*, user: AbstractBaseUser, team: Team) -> bool:
+        return _is_admin_anywhere(user) or Membership.objects.filter(user=user, team=team).exists()
+
     @classmethod
-    def issue(cls, *, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
-        """Create a token; returns it with the plain key, which is never retrievable again."""
+    def issue(cls, *, user: AbstractBaseUser, team: Team, name: str) -> tuple[ApiToken, str]:
+        """Create a token for `user` in `team`; returns it with the plain key, which is never
+        retrievable again. The user must belong to the team (or be an admin)."""
+        if not cls.may_issue(user=user, team=team):
+            raise ValueError(f"{user} is not a member of {team}: a token is only for one of their teams")
         key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, prefix=key[:12], key_hash=cls.hash_key(key))
+        token = cls.objects.create(
+            user=user, team=team, name=name, prefix=key[:12], key_hash=cls.hash_key(key)
+        )
         return token, key
+
+    def revoke(self) -> bool:
+        """Revoke the token (idempotent). Returns whether it was active."""
+        if self.revoked_at is not None:
+            return False
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+        return True
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> AuditEventQuerySet:
+        """Admins read the whole log; nobody else reads any of it."""
+        return self if is_org_admin(user) else self.none()
+
+
+class AuditEvent(models.Model):
+    """One administrative action: who did what to which object, when and from where.
+
+    Append-only: nothing in the product updates or deletes rows (the admin shows them read-only).
+    The actor's name is copied so the entry still reads right after the account is deleted."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    # Dotted and stable, e.g. "token.issued", "admin.change", "login.failed": filters and alerts use it.
+    action = models.CharField(max_length=60, db_index=True)
+    target_type = models.CharField(max_length=100, blank=True, default="")
+    target_id = models.CharField(max_length=64, blank=True, default="")
+    target_repr = models.CharField(max_length=200, blank=True, default="")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or '-'} {self.action} {self.target_repr}"

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from .models import Channel, Conversation, ConversationStatus, Speaker, Team, Turn
+from .models import AuditEvent, Channel, Conversation, ConversationStatus, Speaker, Team, Turn
 from .text import clean_turn_text
 
 User = get_user_model()
@@ -141,3 +141,23 @@ class ImportReportSerializer(serializers.Serializer):
     skipped_existing = serializers.IntegerField()
     errors = serializers.ListField(child=serializers.DictField())
     stored = serializers.BooleanField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    actor = serializers.CharField(source="actor_name", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "team",
+            "ip",
+            "details",
+        ]

@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from experiments import services as experiments
 from salesrl.api_errors import DomainError
-from salesrl.api_parsers import unstorable_string_path
+from salesrl.api_parsers import unstorable_value
 
 from . import realtime
 from .models import (
@@ -35,6 +35,8 @@ from .models import (
     Team,
     Turn,
     is_org_admin,
+    managed_team_ids,
+    token_team_id,
 )
 from .serializers import serialize_turns
 from .signals import conversation_closed, conversations_imported, turn_appended
@@ -49,15 +51,14 @@ def can_record_for(user: AbstractBaseUser, *, team: Team, rep: AbstractBaseUser)
     """
     if not Membership.objects.filter(user=rep, team=team).exists():
         return False
-    if is_org_admin(user):
-        return True
-    if Membership.objects.filter(user=user, team=team).managing().exists():
-        return True
-    return user.pk == rep.pk
+    scope = token_team_id(user)
+    if scope is not None and scope != team.pk:
+        return False  # an API token records only for its own team
+    return can_manage_team(user, team) or user.pk == rep.pk
 
 
 def can_manage_team(user: AbstractBaseUser, team: Team) -> bool:
-    return is_org_admin(user) or Membership.objects.filter(user=user, team=team).managing().exists()
+    return is_org_admin(user) or team.pk in managed_team_ids(user)
 
 
 def _broadcast(conversation: Conversation, payload: dict[str, Any]) -> None:
@@ -249,7 +250,10 @@ def _parse_time(value: Any, where: str) -> dt.datetime | None:
     if isinstance(value, bool):
         raise ValueError(f"{where}: ts must be an ISO-8601 string or epoch seconds")
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{where}: ts {value!r} is not a time (epoch seconds out of range)") from None
     if isinstance(value, str):
         parsed = parse_datetime(value)
         if parsed is not None:
@@ -265,13 +269,15 @@ def parse_jsonl_line(raw: bytes | str, line: int) -> _ParsedConversation:
         raise ValueError("not valid UTF-8") from None
     try:
         obj = json.loads(text)
+        bad = unstorable_value(obj)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
+    if bad:
+        raise ValueError(f"value cannot be stored: {bad}")
     if not isinstance(obj, dict):
         raise ValueError("each line must be a JSON object")
-    bad = unstorable_string_path(obj)
-    if bad:
-        raise ValueError(f"string at {bad} contains a NUL character or a lone surrogate")
     external_id = obj.get("id")
     if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 200:
         raise ValueError("`id` must be a non-empty string of at most 200 characters")
@@ -297,10 +303,11 @@ def parse_jsonl_line(raw: bytes | str, line: int) -> _ParsedConversation:
         except ValidationError as exc:
             raise ValueError(f"{where}.text: {' '.join(exc.messages)}") from None
         duration = item.get("duration_s")
+        # The API's bounds (TurnInput.duration_s); a comparison, so a huge integer is refused too.
         if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
+            isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration <= 86_400
         ):
-            raise ValueError(f"{where}.duration_s must be a non-negative number")
+            raise ValueError(f"{where}.duration_s must be a number of seconds from 0 to 86400")
         turns.append(
             {
                 "speaker": speaker,

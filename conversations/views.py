@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.db.models import Case, Count, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from experiments import services as experiments
+from salesrl import ratelimit
+from salesrl.ratelimit import Rate
 
+from . import audit
 from .models import Conversation, ConversationStatus, Speaker, is_org_admin, managed_team_ids
 from .serializers import conversation_snapshot
 
@@ -68,3 +75,34 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
             .order_by("-started_at")[:10],
         },
     )
+
+
+class SignInView(LoginView):
+    """Django's sign-in with a lock-out after repeated failures (per username and address, and per
+    address alone), so passwords cannot be guessed at speed. A locked-out attempt is refused with 429
+    before the password is even checked, and recorded in the audit log."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ip = audit.client_ip(request) or "unknown"
+        username = str(request.POST.get("username", ""))[:150].lower()
+        checks = [
+            ("login", f"{ip}:{username}", Rate.parse(settings.SALESRL_RATE_LIMIT_LOGIN)),
+            ("login-ip", ip, Rate.parse(settings.SALESRL_RATE_LIMIT_LOGIN_PER_IP)),
+        ]
+        for scope, key, rate in checks:
+            verdict = ratelimit.peek(scope, key, rate)
+            if not verdict.allowed:
+                audit.record(
+                    "login.locked_out", request=request, actor_name=username, details={"scope": scope}
+                )
+                minutes = max(1, round(verdict.retry_after_s / 60))
+                response = self.render_to_response(
+                    self.get_context_data(form=self.get_form(), locked_out_minutes=minutes), status=429
+                )
+                response["Retry-After"] = str(verdict.retry_after_s)
+                return response
+        response = super().post(request, *args, **kwargs)
+        if not request.user.is_authenticated:  # the form was invalid: count the failure
+            for scope, key, rate in checks:
+                ratelimit.hit(scope, key, rate)
+        return response

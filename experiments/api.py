@@ -97,7 +97,9 @@ class ExperimentDetailApi(APIView):
     def patch(self, request: Request, key: str) -> Response:
         experiment, access = experiment_for(request, key)
         require_admin(access)
-        data = ExperimentChange(data=request.data, partial=True)
+        # Not partial=True: every field is optional already, and partial would reach into the nested
+        # variants too, letting a variant without a name through to a 500.
+        data = ExperimentChange(data=request.data)
         data.is_valid(raise_exception=True)
         experiment = services.update_experiment(
             experiment=experiment,

@@ -107,6 +107,12 @@ class PlanInput(serializers.Serializer):
         help_text="A lift in rate units (0.05 = 5 points): also answer how many weeks and reps it needs.",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The planner's power functions need the lifted rate to be a rate too (strictly below 1).
+        if "lift" in attrs and attrs["baseline_rate"] + attrs["lift"] >= 1:
+            raise serializers.ValidationError({"lift": ["baseline_rate + lift must be below 1."]})
+        return attrs
+
 
 def experiment_summary(experiment: Experiment, team_names: dict[int, str]) -> dict[str, Any]:
     variants = [v for v in experiment.variants.all() if v.active]

@@ -5,6 +5,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesrl.settings")
+# Web processes share a connection pool (see DB_POOL_SIZE in settings); workers keep their own connection.
+os.environ.setdefault("SALESRL_DB_POOL_SIZE", "8")
 # Django must be set up before the consumers (and the models they import) are loaded.
 django_asgi_app = get_asgi_application()
 

@@ -15,6 +15,7 @@ import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .ratelimit import Rate
 from .stack import StackError, embedded_pg_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,6 +119,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Database (and Redis) outages raised by a view become a 503 with Retry-After, not a 500.
+    "salesrl.middleware.ServiceUnavailableMiddleware",
+    "salesrl.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,6 +165,17 @@ DATABASE_URL = envurl(
     {"postgres", "postgresql", "pgsql"},
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# ASGI runs each request on a thread of its own, so web processes must not keep a connection per thread
+# (one daphne held 99 connections under load and PostgreSQL refused the rest): salesrl/asgi.py sets
+# SALESRL_DB_POOL_SIZE, and the process shares a psycopg pool of that many connections instead.
+DB_POOL_SIZE = envint("SALESRL_DB_POOL_SIZE", 0, minimum=0, maximum=200)
+if DB_POOL_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": 10,  # then OperationalError: a 503 with Retry-After (salesrl.middleware)
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, channel layer, cache ---------------------------------------------
@@ -181,7 +196,41 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup otherwise closes every database connection before and after each task: the
+# reconnects cost the worker 8-10 % of its time and PostgreSQL half of its CPU per turn. salesrl/celery.py
+# recycles broken or expired connections around tasks instead.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", False)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # With Redis, the unacknowledged message of a worker whose main process died comes back only after
+    # this many seconds (kombu's default is an hour). It must stay above the longest task's run time
+    # (a summary batch of 100 conversations; a score waiting out a failing remote embedder, ~16 s with
+    # the defaults below), or a message still being worked on is delivered a second time; 10 minutes
+    # brings confidence, guidance and summary work of a killed worker back in minutes. Scoring does not
+    # wait for it: see the sweep.
+    "visibility_timeout": 600,
+    # Without these, a publish to a Redis that vanished without closing the connection (failover, a
+    # dropped NAT entry) blocks the web request forever; with them it fails, and the sweep catches up.
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
+}
+# The sweep (scoring.sweep_unscored, run by beat every SALESRL_SWEEP_EVERY_S seconds) re-enqueues turns
+# of open conversations still unscored SALESRL_SWEEP_AFTER_S seconds after they were stored: their message
+# was lost to a killed worker, a Redis restart or an enqueue that failed while Redis was down. Longer than
+# a normal queue wait, so work that is merely queued is not enqueued twice; at most SALESRL_SWEEP_BATCH
+# turns per run, oldest first.
+SALESRL_SWEEP_AFTER_S = envint("SALESRL_SWEEP_AFTER_S", 30, minimum=1)
+SALESRL_SWEEP_EVERY_S = envint("SALESRL_SWEEP_EVERY_S", 15, minimum=1)
+SALESRL_SWEEP_BATCH = envint("SALESRL_SWEEP_BATCH", 500, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unscored-turns": {
+        "task": "scoring.sweep_unscored",
+        "schedule": float(SALESRL_SWEEP_EVERY_S),
+        # Sweeps queue behind other tasks (expiring them after one interval dropped every sweep while
+        # the queue was busy); a late one is cheap. Five minutes only bounds a pile-up without workers.
+        "options": {"expires": 300.0},
+    }
+}
 
 # --- Auth and API ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -223,6 +272,19 @@ SPECTACULAR_SETTINGS = {
 # Longest turn text the API accepts, in characters. A transcript segment longer than this is
 # almost certainly a whole call pasted by mistake; it is refused with a 400, not truncated.
 SALESRL_MAX_TURN_CHARS = envint("SALESRL_MAX_TURN_CHARS", 10_000, minimum=100, maximum=1_000_000)
+# Replace email addresses, phone numbers and payment card numbers in turn text with [email], [phone]
+# and [card] before the turn is stored (and so before it is scored, searched or exported). Off by
+# default: redaction cannot be undone, and a team that needs the details keeps them.
+SALESRL_REDACT_PII = envbool("SALESRL_REDACT_PII", False)
+# Rate limits ('600/minute', '20/s', '10/15min' or 'off'), counted in Redis; they fail open when Redis
+# is down. Ingest (creating conversations, appending turns, closing, importing) is per API token or
+# user: 3,000 a minute is a 50-rep team posting a turn every second each. Sign-in failures are per
+# username and address, and per address; over the limit the sign-in page refuses with 429.
+SALESRL_RATE_LIMIT_INGEST = env("SALESRL_RATE_LIMIT_INGEST", "3000/minute")
+SALESRL_RATE_LIMIT_LOGIN = env("SALESRL_RATE_LIMIT_LOGIN", "10/15min")
+SALESRL_RATE_LIMIT_LOGIN_PER_IP = env("SALESRL_RATE_LIMIT_LOGIN_PER_IP", "100/15min")
+for _name in ("SALESRL_RATE_LIMIT_INGEST", "SALESRL_RATE_LIMIT_LOGIN", "SALESRL_RATE_LIMIT_LOGIN_PER_IP"):
+    Rate.parse(globals()[_name], setting=_name)  # a malformed rate fails at start-up
 # Largest JSONL import accepted in one request.
 SALESRL_MAX_IMPORT_BYTES = envint("SALESRL_MAX_IMPORT_BYTES", 50_000_000, minimum=1_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = SALESRL_MAX_IMPORT_BYTES
@@ -241,11 +303,21 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Security headers (salesrl.headers adds Content-Security-Policy and Permissions-Policy).
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = envbool("SALESRL_SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+# HSTS only makes sense once the site is served over HTTPS; browsers remember it, so it is opt-in.
+SECURE_HSTS_SECONDS = envint("SALESRL_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see docs/deploy.md).
+if envbool("SALESRL_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
@@ -274,6 +346,14 @@ if SALESRL_EMBEDDER not in {"local", "openai", "azure"}:
 # The neighbour search behind each live confidence: HNSW candidate list size (higher: better recall,
 # slower). benchmarks/neighbour_search.py measures the trade-off.
 SALESRL_HNSW_EF_SEARCH = envint("SALESRL_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+# The openai/azure backends: seconds per request attempt, and retries after the first (exponential
+# back-off from 0.5 s, by the openai client). When they are used up the turn is scored by a stand-in (the
+# newest model trained on the local embedder, else the baseline), marked in the score's details, and the
+# backend is not asked again for SALESRL_EMBEDDING_COOLDOWN_S seconds (each turn would otherwise wait out
+# every retry while it is down).
+SALESRL_EMBEDDING_TIMEOUT_S = envint("SALESRL_EMBEDDING_TIMEOUT_S", 5, minimum=1, maximum=600)
+SALESRL_EMBEDDING_MAX_RETRIES = envint("SALESRL_EMBEDDING_MAX_RETRIES", 2, minimum=0, maximum=10)
+SALESRL_EMBEDDING_COOLDOWN_S = envint("SALESRL_EMBEDDING_COOLDOWN_S", 30, minimum=0)
 
 # experiments imports nothing from the other apps; who manages which team comes from this function
 # (user -> (is admin, {team id: team name} of the teams they manage)).

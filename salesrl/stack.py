@@ -224,7 +224,9 @@ def start_postgres(config: Config) -> bool:
         (config.state_dir / "pg_port").write_text(str(port))
         config = dataclasses.replace(config, pg_port=port)
         os.environ["SALESRL_PG_PORT"] = str(port)  # for child processes of this command
-        options = f"-h 127.0.0.1 -p {config.pg_port} -k {config.pgdata}"
+        # 200 connections: web and worker processes keep one per thread for a minute (CONN_MAX_AGE), and
+        # a test run beside a running demo (each with its own servers and workers) passed 100 here.
+        options = f"-h 127.0.0.1 -p {config.pg_port} -k {config.pgdata} -c max_connections=200"
         result = subprocess.run(
             _as_pg_user(
                 [
@@ -440,8 +442,16 @@ def _child_env(config: Config) -> dict[str, str]:
     return env
 
 
-def worker_argv(*, concurrency: int, name: str, extra: tuple[str, ...] = ()) -> list[str]:
-    """The Celery worker command line (shared with the tests, which run the same worker)."""
+def worker_argv(
+    *, concurrency: int, name: str, extra: tuple[str, ...] = (), beat_schedule: Path | None = None
+) -> list[str]:
+    """The Celery worker command line (shared with the tests, which run the same worker).
+
+    With `beat_schedule` the worker also runs beat (the periodic sweep for lost scoring work), keeping
+    beat's state in that file. Exactly one process may run beat: a deployment with several workers
+    starts beat on one of them (or `celery -A salesrl beat` on its own) and plain workers elsewhere.
+    """
+    beat = ("--beat", "--schedule", str(beat_schedule)) if beat_schedule is not None else ()
     return [
         sys.executable,
         "-m",
@@ -455,6 +465,7 @@ def worker_argv(*, concurrency: int, name: str, extra: tuple[str, ...] = ()) -> 
         str(concurrency),
         "-n",
         name,
+        *beat,
         *extra,
     ]
 
@@ -537,7 +548,15 @@ def up(config: Config, *, demo: bool) -> None:
     # Imported history is stored unscored; the dashboards compare the model with its known outcomes.
     manage(config, "score_history")
     manage(config, "refresh_summaries")
-    _spawn(config, "worker", worker_argv(concurrency=config.worker_concurrency, name="salesrl@%h"))
+    _spawn(
+        config,
+        "worker",
+        worker_argv(
+            concurrency=config.worker_concurrency,
+            name="salesrl@%h",
+            beat_schedule=config.run / "celerybeat-schedule",
+        ),
+    )
     _spawn(config, "web", web_argv(host=config.web_host, port=config.web_port))
     wait_healthy(config)
     if demo:

@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from conversations import audit
+
 from .charts import reliability_svg
 from .models import ScoringModel
 
@@ -73,4 +75,6 @@ class ScoringModelAdmin(admin.ModelAdmin):
             return
         model = queryset.get()
         model.activate()
+        # Admin actions write no LogEntry of their own: record the switch, it changes every live score.
+        audit.record("model.activated", request=request, target=model)
         self.message_user(request, f"{model.version} is now active.")

@@ -9,8 +9,12 @@ from django.db import transaction
 
 from conversations.models import Turn
 
+from . import services
+
 
 def schedule_scoring(sender: type, turn: Turn, **kwargs: Any) -> None:
     from .tasks import score_turn_task
 
-    transaction.on_commit(partial(score_turn_task.delay, turn.pk))
+    # services.enqueue logs a broker outage instead of raising it into the request: the turn is stored
+    # by then, and the sweep (services.requeue_unscored) scores it once Redis is back.
+    transaction.on_commit(partial(services.enqueue, score_turn_task, turn.pk))

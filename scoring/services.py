@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from conversations import realtime
-from conversations.models import Conversation, Turn
+from conversations.models import Conversation, ConversationStatus, Turn
 
 from .ml.attribution import Moved, what_moved
 from .ml.confidence import NEIGHBOURS, NeighbourIndex, position_bucket, unseen_word_rates
-from .ml.embeddings import CachedEmbedder, Embedder, content_hash, load_embedder
+from .ml.embeddings import (
+    LOCAL_BACKEND,
+    LOCAL_EMBEDDER_NAME,
+    CachedEmbedder,
+    Embedder,
+    EmbeddingUnavailable,
+    content_hash,
+    load_embedder,
+)
 from .ml.inference import ArtifactError, PolicyModel, Prediction
 from .ml.state import StateEncoder, StateSpec
 from .models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
@@ -209,14 +222,35 @@ class _Folded:
 
 _embedders: dict[str, Embedder] = {}
 _models: dict[str, PolicyModel] = {}
+# Remote embedders that failed lately, in this process: name -> (monotonic time until which turns go
+# straight to the stand-in, why it failed). Without it every turn would wait out all retries again.
+_backend_down: dict[str, tuple[float, str]] = {}
+
+
+def embedder_of_kind(kind: str) -> Embedder:
+    """The embedding backend `kind`, loaded once per process (with an in-memory LRU). Remote backends
+    get the timeout and retries of the settings: the openai defaults (a 600 s read timeout) would hold
+    a scoring task for half an hour when the API hangs."""
+    if kind not in _embedders:
+        inner = load_embedder(
+            kind,
+            state_dir=Path(settings.STATE_DIR),
+            max_retries=settings.SALESRL_EMBEDDING_MAX_RETRIES,
+            timeout=float(settings.SALESRL_EMBEDDING_TIMEOUT_S),
+        )
+        _embedders[kind] = CachedEmbedder(inner)
+    return _embedders[kind]
 
 
 def current_embedder() -> Embedder:
     """The configured embedding backend, loaded once per process (with an in-memory LRU)."""
-    kind = settings.SALESRL_EMBEDDER
-    if kind not in _embedders:
-        _embedders[kind] = CachedEmbedder(load_embedder(kind, state_dir=Path(settings.STATE_DIR)))
-    return _embedders[kind]
+    return embedder_of_kind(settings.SALESRL_EMBEDDER)
+
+
+def embedder_for_model(model: ScoringModel) -> Embedder:
+    """The backend a registered model was trained on: the local one, or the configured one."""
+    trained_on = model.sidecar.get("state", {}).get("embedding_name")
+    return embedder_of_kind(LOCAL_BACKEND) if trained_on == LOCAL_EMBEDDER_NAME else current_embedder()
 
 
 def encode_static(static: np.ndarray) -> str:
@@ -279,6 +313,78 @@ def active_scorer() -> TurnScorer:
         return BaselineScorer(problem=f"The active model {model.version} cannot serve: {exc}")
 
 
+def stand_in_scorer(*, reason: str) -> TurnScorer:
+    """The scorer for turns the active model cannot embed (its remote backend is down): the newest
+    registered model trained on the local embedder, else the baseline.
+
+    A policy network only understands the embeddings it was trained on, so the active model cannot just
+    read local vectors instead; a model of its own on the local embedder can.
+    """
+    model = (
+        ScoringModel.objects.filter(sidecar__state__embedding_name=LOCAL_EMBEDDER_NAME)
+        .order_by("-created_at")
+        .first()
+    )
+    if model is not None:
+        try:
+            embedder = embedder_of_kind(LOCAL_BACKEND)
+            return ModelScorer(load_policy(model, embedder), embedder)
+        except (ArtifactError, OSError, ValueError) as exc:
+            logger.error("stand-in model %s cannot serve: %s; using the baseline", model.version, exc)
+    return BaselineScorer(
+        problem=f"The embedding backend failed ({reason}): this is the historical conversion rate, "
+        "not a prediction for this conversation."
+    )
+
+
+def _score_or_stand_in(scorer: TurnScorer, turn: Turn) -> tuple[TurnScorer, ScoreResult]:
+    """`scorer`'s result for `turn`, or, when its embedding backend fails after the client's retries (or
+    failed within the cool-down), a stand-in's, with details["fallback"] saying why and instead of what."""
+    backend = getattr(scorer, "embedder", None)
+    name = backend.name if backend is not None else ""
+    until, reason = _backend_down.get(name, (0.0, ""))
+    if time.monotonic() < until:
+        reason = f"{reason} (not asked again for {settings.SALESRL_EMBEDDING_COOLDOWN_S}s after failing)"
+    else:
+        try:
+            return scorer, scorer.score(turn)
+        except EmbeddingUnavailable as exc:
+            reason = str(exc)
+            if exc.transient:
+                _backend_down[name] = (time.monotonic() + settings.SALESRL_EMBEDDING_COOLDOWN_S, reason)
+            logger.warning("turn %s: %s; scoring with a stand-in", turn.pk, reason)
+    stand_in = stand_in_scorer(reason=reason)
+    result = stand_in.score(turn)
+    stand_in_embedder = getattr(stand_in, "embedder", None)
+    fallback = {
+        "reason": reason,
+        "embedder": stand_in_embedder.name if stand_in_embedder is not None else None,
+        "from": name,
+        "instead_of": scorer.version,
+    }
+    return stand_in, replace(result, details={**result.details, "fallback": fallback})
+
+
+def _answers_for(version: str) -> Q:
+    """Scores that stand for `version` on a turn: its own, and a stand-in's stored in its place."""
+    return Q(model_version=version) | Q(details__fallback__instead_of=version)
+
+
+def enqueue(task: Any, *args: Any) -> bool:
+    """`task.delay(*args)`; False (logged, not raised) when the broker cannot be reached.
+
+    For work enqueued after a commit: the row is stored by then, and an exception from an on_commit
+    callback would turn a stored turn into a 500 (and skip the callbacks after it). Scoring lost this
+    way is enqueued again by requeue_unscored.
+    """
+    try:
+        task.delay(*args)
+    except Exception as exc:  # kombu's OperationalError, a redis error, anything the broker raises
+        logger.warning("%s%r not enqueued: %s: %s", task.name, tuple(args), type(exc).__name__, exc)
+        return False
+    return True
+
+
 def score_payload(score: Score) -> dict[str, Any]:
     return {
         "probability": score.probability,
@@ -293,12 +399,14 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
     """Score one turn with the active scorer, store it and push it to the turn's watchers.
 
     Idempotent per (turn, scorer version): a repeated call returns the stored score and pushes it
-    again, so a redelivered task still reaches a page that missed the first push.
+    again, so a redelivered task still reaches a page that missed the first push. When the scorer's
+    remote embedding backend is down the turn is scored by a stand-in (stand_in_scorer), which then
+    answers for the scorer's version on this turn: it is not scored again when the backend is back.
     """
     scorer = scorer or active_scorer()
-    existing = Score.objects.filter(turn=turn, model_version=scorer.version).first()
+    existing = Score.objects.filter(_answers_for(scorer.version), turn=turn).first()
     if existing is None:
-        result = scorer.score(turn)
+        scorer, result = _score_or_stand_in(scorer, turn)
         now = timezone.now()
         with transaction.atomic():
             existing, _ = Score.objects.get_or_create(
@@ -321,7 +429,7 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
         # never holds the score back.
         from .tasks import estimate_confidence_task
 
-        transaction.on_commit(lambda: estimate_confidence_task.delay(existing.pk))
+        transaction.on_commit(partial(enqueue, estimate_confidence_task, existing.pk))
     return existing
 
 
@@ -333,7 +441,8 @@ def estimate_confidence(score: Score) -> Score:
         model_row = ScoringModel.objects.filter(version=score.model_version).first()
         if model_row is None or score.state_vector is None:
             return score
-        policy = load_policy(model_row, current_embedder())
+        # A stand-in's score is the local model's: load it with the embedder it was trained on.
+        policy = load_policy(model_row, embedder_for_model(model_row))
         confidence = policy.confidence
         if confidence is None:
             return score
@@ -378,6 +487,78 @@ def estimate_confidence(score: Score) -> Score:
             score = locked
     push_score(score, turn=score.turn, kind="confidence")
     return score
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What one sweep enqueued again."""
+
+    turn_ids: list[int]  # turns scored again
+    score_ids: list[int]  # scores whose confidence step was enqueued again
+
+
+def requeue_unscored(*, older_than: dt.timedelta, limit: int = 500) -> Requeued:
+    """Enqueue scoring again for turns of open conversations stored more than `older_than` ago that have
+    no score by the active scorer, and the confidence step of model scores still pending one after as
+    long: their message was lost (a worker killed mid-task, a Redis restart, an enqueue that failed while
+    Redis was down). Both tasks are idempotent, so a turn that was merely slow costs one cheap task.
+
+    Oldest first, at most `limit` of each. A turn or score enqueued here is not enqueued again for
+    `older_than` (a long queue would otherwise gain a copy of its head on every run). Turns stored before
+    the active model was activated belong to its predecessor: rescoring those is score_history's job.
+    """
+    from .tasks import estimate_confidence_task, score_turn_task
+
+    version = active_scorer().version
+    cutoff = timezone.now() - older_than
+    turns = Turn.objects.filter(conversation__status=ConversationStatus.OPEN, created_at__lt=cutoff)
+    model = ScoringModel.objects.active()
+    if model is not None and model.activated_at is not None:
+        turns = turns.filter(created_at__gte=model.activated_at)
+    scored = Score.objects.filter(_answers_for(version), turn_id=OuterRef("pk"))
+    unscored = turns.exclude(Exists(scored)).order_by("created_at", "pk").values_list("pk", flat=True)
+    turn_ids = _claim_up_to(limit, unscored, lambda pk: f"turn:{pk}:{version}", older_than)
+    pending = (
+        Score.objects.filter(
+            conversation__status=ConversationStatus.OPEN,
+            confidence__isnull=True,
+            state_vector__isnull=False,
+            details__has_key="confidence_pending",
+            scored_at__lt=cutoff,
+            model_version__in=ScoringModel.objects.values("version"),
+        )
+        .order_by("scored_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    score_ids = _claim_up_to(limit, pending, lambda pk: f"confidence:{pk}", older_than)
+    for pk in turn_ids:
+        score_turn_task.delay(pk)
+    for pk in score_ids:
+        estimate_confidence_task.delay(pk)
+    if turn_ids or score_ids:
+        logger.warning(
+            "sweep: re-enqueued %d unscored turn(s) %s and %d pending confidence(s) %s for %s",
+            len(turn_ids),
+            turn_ids,
+            len(score_ids),
+            score_ids,
+            version,
+        )
+    return Requeued(turn_ids=turn_ids, score_ids=score_ids)
+
+
+def _claim_up_to(limit: int, ids: Any, key: Callable[[int], str], period: dt.timedelta) -> list[int]:
+    """The first `limit` of `ids` not claimed in the last `period`, claiming them (in the cache, so every
+    process sees the claim). Claimed ones are skipped rather than counted, so a backlog keeps moving; the
+    scan stops after 4 x limit rows either way."""
+    timeout = max(1, int(period.total_seconds()))
+    claimed: list[int] = []
+    for pk in ids[: limit * 4]:
+        if cache.add(f"salesrl:sweep:{key(pk)}", 1, timeout=timeout):
+            claimed.append(pk)
+            if len(claimed) == limit:
+                break
+    return claimed
 
 
 def score_history(

@@ -41,6 +41,9 @@ LOCAL_DIM = 384
 # which would silently differ from the reference model on long turns and slow down batch-1 inference.
 LOCAL_MAX_LENGTH = 256
 LOCAL_QUANTIZATION = "int8-per-channel"
+# The local embedder's name (LocalOnnxEmbedder.name): known without loading the model, so the fallback for a
+# failing remote backend can look for models trained on it first.
+LOCAL_EMBEDDER_NAME = f"{LOCAL_MODEL_NAME}/{LOCAL_QUANTIZATION}"
 LOCAL_MODEL_SUBDIR = ("models", "minilm-l6-v2-int8")
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -61,6 +64,19 @@ class EmbedderError(ValueError):
 
     A ValueError so callers that already fall back on bad model artifacts (scoring.services) catch it too.
     """
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """A remote backend gave no embeddings even after the client's own retries: connection refused, timeout,
+    an HTTP error. Not a ValueError: the configuration is fine, the service is not, so callers score with a
+    stand-in (scoring.services) instead of treating the model as broken.
+
+    `transient` is False for answers a retry will not change (400, 401, 403, 404, ...), True for the rest.
+    """
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @runtime_checkable
@@ -183,7 +199,7 @@ class LocalOnnxEmbedder:
             raise ValueError("batch_size must be >= 1")
         self.model_dir = Path(model_dir)
         self.sidecar = read_local_sidecar(self.model_dir)
-        self.name = f"{LOCAL_MODEL_NAME}/{LOCAL_QUANTIZATION}"
+        self.name = LOCAL_EMBEDDER_NAME
         self.dim = int(self.sidecar["dim"])
         self.max_length = int(self.sidecar["max_length"])
         self.batch_size = batch_size
@@ -294,7 +310,10 @@ class OpenAIEmbedder:
             kwargs["dimensions"] = self.dimensions
         # The API rejects empty strings; a blank turn gets the vector of a single space instead.
         kwargs["input"] = [text if text.strip() else " " for text in texts]
-        response = self.client.embeddings.create(**kwargs)
+        try:
+            response = self.client.embeddings.create(**kwargs)
+        except Exception as exc:
+            raise _unavailable(self.name, exc) from exc
         data = sorted(response.data, key=lambda item: item.index)  # the API documents `index`, not the order
         if len(data) != len(texts):
             raise EmbedderError(f"{self.model}: asked for {len(texts)} embeddings, got {len(data)}")
@@ -306,24 +325,55 @@ class OpenAIEmbedder:
         return l2_normalise(matrix)
 
 
+def _unavailable(name: str, exc: Exception) -> Exception:
+    """An openai client error as EmbeddingUnavailable; anything else (a bug, a custom client's) as is."""
+    try:
+        import openai
+    except ImportError:  # a custom client without the package: its errors are its own
+        return exc
+    if not isinstance(exc, openai.APIError):
+        return exc
+    status = getattr(exc, "status_code", None)
+    # Connection errors and timeouts have no status; 408/409/429/5xx are the ones the client itself retries.
+    transient = status is None or status in (408, 409, 429) or status >= 500
+    what = f"HTTP {status}" if status is not None else type(exc).__name__
+    return EmbeddingUnavailable(f"{name}: {what}: {exc}", transient=transient)
+
+
 def openai_client_from_env(
-    environ: Mapping[str, str] | None = None, *, max_retries: int | None = None
+    environ: Mapping[str, str] | None = None,
+    *,
+    max_retries: int | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """AzureOpenAI if AZURE_OPENAI_ENDPOINT is set, else OpenAI if OPENAI_API_KEY is set, else None.
 
     Azure: AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, AZURE_OPENAI_API_VERSION (default 2024-10-21) and
     AZURE_OPENAI_DEPLOYMENT (the embedding deployment; without it the model name is used as deployment).
     OpenAI: OPENAI_API_KEY and optionally OPENAI_BASE_URL (include /v1 for OpenAI-compatible servers).
+    `max_retries` and `timeout` (seconds per attempt) go to the client; unset, the openai defaults apply
+    (2 retries with exponential back-off from 0.5 s, and a 600 s read timeout).
     """
     env = os.environ if environ is None else environ
     if env.get("AZURE_OPENAI_ENDPOINT"):
-        return azure_client_from_env(env, max_retries=max_retries)
+        return azure_client_from_env(env, max_retries=max_retries, timeout=timeout)
     if env.get("OPENAI_API_KEY"):
-        return openai_only_client_from_env(env, max_retries=max_retries)
+        return openai_only_client_from_env(env, max_retries=max_retries, timeout=timeout)
     return None
 
 
-def openai_only_client_from_env(env: Mapping[str, str], *, max_retries: int | None = None) -> Any:
+def _client_options(max_retries: int | None, timeout: float | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if max_retries is not None:
+        options["max_retries"] = max_retries
+    if timeout is not None:
+        options["timeout"] = timeout
+    return options
+
+
+def openai_only_client_from_env(
+    env: Mapping[str, str], *, max_retries: int | None = None, timeout: float | None = None
+) -> Any:
     """`openai.OpenAI` from OPENAI_API_KEY / OPENAI_BASE_URL; EmbedderError when the key is missing."""
     if not env.get("OPENAI_API_KEY"):
         raise EmbedderError("the openai embedder needs OPENAI_API_KEY (and optionally OPENAI_BASE_URL)")
@@ -331,12 +381,12 @@ def openai_only_client_from_env(env: Mapping[str, str], *, max_retries: int | No
     kwargs: dict[str, Any] = {"api_key": env["OPENAI_API_KEY"]}
     if env.get("OPENAI_BASE_URL"):
         kwargs["base_url"] = env["OPENAI_BASE_URL"]
-    if max_retries is not None:
-        kwargs["max_retries"] = max_retries
-    return openai.OpenAI(**kwargs)
+    return openai.OpenAI(**kwargs, **_client_options(max_retries, timeout))
 
 
-def azure_client_from_env(env: Mapping[str, str], *, max_retries: int | None = None) -> Any:
+def azure_client_from_env(
+    env: Mapping[str, str], *, max_retries: int | None = None, timeout: float | None = None
+) -> Any:
     """`openai.AzureOpenAI` from the AZURE_OPENAI_* variables; EmbedderError naming what is missing."""
     missing = [name for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY") if not env.get(name)]
     if missing:
@@ -352,9 +402,7 @@ def azure_client_from_env(env: Mapping[str, str], *, max_retries: int | None = N
     }
     if env.get("AZURE_OPENAI_DEPLOYMENT"):
         kwargs["azure_deployment"] = env["AZURE_OPENAI_DEPLOYMENT"]
-    if max_retries is not None:
-        kwargs["max_retries"] = max_retries
-    return openai.AzureOpenAI(**kwargs)
+    return openai.AzureOpenAI(**kwargs, **_client_options(max_retries, timeout))
 
 
 def _import_openai() -> Any:
@@ -442,6 +490,7 @@ def load_embedder(
     client: Any = None,
     environ: Mapping[str, str] | None = None,
     max_retries: int | None = None,
+    timeout: float | None = None,
 ) -> Embedder:
     """The embedding backend `kind` ("local", "openai" or "azure"), configured from arguments and environment.
 
@@ -450,8 +499,9 @@ def load_embedder(
             AZURE_OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT. For both, the model comes from `model` or
             SALESRL_OPENAI_EMBEDDING_MODEL (default text-embedding-3-large) and the width from `dimensions`
             or SALESRL_OPENAI_EMBEDDING_DIMENSIONS (default: the model's native width).
-    `client` replaces the client built from the environment (custom proxies); `max_retries` is passed to a
-    client built here (the openai default is 2 retries with back-off).
+    `client` replaces the client built from the environment (custom proxies); `max_retries` and `timeout`
+    (seconds per attempt) are passed to a client built here (the openai defaults are 2 retries with
+    back-off and a 600 s read timeout, which would hold a scoring task for half an hour).
     """
     env = os.environ if environ is None else environ
     if kind == "local":
@@ -469,5 +519,5 @@ def load_embedder(
             ) from exc
     if client is None:
         build = azure_client_from_env if kind == "azure" else openai_only_client_from_env
-        client = build(env, max_retries=max_retries)
+        client = build(env, max_retries=max_retries, timeout=timeout)
     return OpenAIEmbedder(client, model=model, dimensions=dimensions)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_each_demo_rep_gets_closed_history_over_the_weeks_and_a_rerun_adds_nothing():
-    seed_demo(passwords={}, existing_token_valid=True)
+    seed_demo(passwords={}, existing_tokens={})
     before = Conversation.objects.count()
     result = seed_demo_history(per_rep=4, weeks=6)
     assert result.created == 6 * 4 and result.skipped == 0

@@ -259,7 +259,7 @@ class TestRead:
 
 class TestApiTokens:
     def test_a_bearer_token_acts_as_its_user_until_revoked(self, conversation, org, api):
-        token, key = ApiToken.issue(user=org.rep, name="dialer")
+        token, key = ApiToken.issue(user=org.rep, team=org.team, name="dialer")
         client = api(None)
         response = client.post(
             turns_url(conversation),

@@ -67,7 +67,8 @@ def test_one_bad_line_stores_nothing_and_every_bad_line_is_reported(org, api, qu
     ]
     response = post_jsonl(api(org.manager), lines, query)
     assert response.status_code == 400
-    body = response.json()
+    assert response.json()["error"]["code"] == "import_rejected"
+    body = response.json()["error"]["details"]
     assert body["stored"] is False and body["created"] == 0
     assert [e["line"] for e in body["errors"]] == [2, 3, 4, 5, 6]
     assert "speaker" in body["errors"][1]["error"]
@@ -94,7 +95,7 @@ def test_invalid_utf8_and_nul_are_reported_by_line(org, api, query):
     )
     response = api(org.manager).post(f"{IMPORT}?{query}", body, content_type="application/x-ndjson")
     assert response.status_code == 400
-    errors = {e["line"]: e["error"] for e in response.json()["errors"]}
+    errors = {e["line"]: e["error"] for e in response.json()["error"]["details"]["errors"]}
     assert "UTF-8" in errors[2] and "NUL" in errors[3]
 
 

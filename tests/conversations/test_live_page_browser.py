@@ -40,7 +40,7 @@ def test_the_chart_updates_as_turns_arrive_and_backfills_after_a_dropped_connect
     make_conversation(team=org.team, rep=org.rep2, status="won")
     make_conversation(team=org.team, rep=org.rep2, status="lost")
     conversation = make_conversation(team=org.team, rep=org.rep, external_id="call-42")
-    _, token = ApiToken.issue(user=org.rep, name="dialer")
+    _, token = ApiToken.issue(user=org.rep, team=org.team, name="dialer")
     port = free_port()
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     ARTIFACTS.mkdir(exist_ok=True)
@@ -122,7 +122,7 @@ def test_a_live_turn_is_scored_by_the_active_model_and_the_page_names_it(browser
         progress=False,
     )
     conversation = make_conversation(team=org.team, rep=org.rep, external_id="call-model")
-    _, token = ApiToken.issue(user=org.rep, name="dialer")
+    _, token = ApiToken.issue(user=org.rep, team=org.team, name="dialer")
     page = browser.new_page()
     # The worker and web server find the model folder through the same setting.
     with override_models_dir(tmp_path / "models"), celery_worker(), web_server() as base_url:

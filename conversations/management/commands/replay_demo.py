@@ -15,20 +15,22 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations.demo import TEAMS, sample_lines
+from conversations.demo import TEAMS, read_token_file, sample_lines
 
 
 class ApiClient:
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.token = token
+    """Posts as the demo integration; each team's requests carry that team's token."""
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, base_url: str, tokens: dict[str, str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+
+    def post(self, team: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(
             self.base_url + path,
             data=json.dumps(body).encode(),
             method="POST",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.tokens[team]}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
@@ -61,11 +63,12 @@ class Command(BaseCommand):
         seed: int | None,
         **options: Any,
     ) -> None:
-        if not token_file.exists():
-            raise CommandError(f"{token_file} not found: run `manage.py seed_demo` first")
-        client = ApiClient(url, token_file.read_text().strip())
+        tokens = read_token_file(token_file)
+        if not tokens:
+            raise CommandError(f"no demo tokens in {token_file}: run `manage.py seed_demo` first")
+        client = ApiClient(url, tokens)
         samples = [json.loads(line) for line in sample_lines()]
-        reps = [(slug, rep) for slug, (_, _, names) in TEAMS.items() for rep in names]
+        reps = [(slug, rep) for slug, (_, _, names) in TEAMS.items() if slug in tokens for rep in names]
         rng = random.Random(seed)
         lock = threading.Lock()
         queue = rng.sample(samples, len(samples))
@@ -102,6 +105,7 @@ class Command(BaseCommand):
         try:
             conversation = self.retrying(
                 client.post,
+                team,
                 "/api/v1/conversations/",
                 {
                     "team": team,
@@ -118,12 +122,13 @@ class Command(BaseCommand):
                 time.sleep(pace * rng.uniform(0.6, 1.4))
                 self.retrying(
                     client.post,
+                    team,
                     f"{path}/turns/",
                     {"index": index, "speaker": turn["speaker"], "text": turn["text"]},
                 )
             time.sleep(pace)
             self.retrying(
-                client.post, f"{path}/close/", {"outcome": "won" if sample["converted"] else "lost"}
+                client.post, team, f"{path}/close/", {"outcome": "won" if sample["converted"] else "lost"}
             )
         except urllib.error.HTTPError as exc:
             self.stderr.write(f"API refused a demo request: {exc.code} {exc.read()[:300]!r}")

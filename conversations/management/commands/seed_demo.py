@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from conversations.demo import seed_demo, token_is_valid
+from conversations.demo import read_token_file, seed_demo
 
 
 class Command(BaseCommand):
@@ -34,10 +34,8 @@ class Command(BaseCommand):
             saved = {
                 name: item["password"] for name, item in json.loads(credentials_file.read_text()).items()
             }
-        existing_token = token_file.read_text().strip() if token_file.exists() else ""
-        result = seed_demo(
-            passwords=saved, existing_token_valid=bool(existing_token) and token_is_valid(existing_token)
-        )
+        existing = read_token_file(token_file)
+        result = seed_demo(passwords=saved, existing_tokens=existing)
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(
             json.dumps(
@@ -49,8 +47,8 @@ class Command(BaseCommand):
             )
         )
         credentials_file.chmod(0o600)
-        if result.token:
-            token_file.write_text(result.token)
+        if result.tokens != existing:
+            token_file.write_text(json.dumps(result.tokens, indent=2))
             token_file.chmod(0o600)
         if result.history_imported:
             self.stdout.write(f"Imported {result.history_imported} closed demo conversations as history.")

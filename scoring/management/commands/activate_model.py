@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from conversations import audit
 from scoring import services
 from scoring.ml.inference import ArtifactError
 from scoring.models import ScoringModel
@@ -33,4 +34,5 @@ class Command(BaseCommand):
         except (ArtifactError, OSError) as exc:
             raise CommandError(f"{model.version} cannot serve with this runtime: {exc}") from None
         model.activate()
+        audit.record("model.activated", target=model, actor_name="manage.py")
         self.stdout.write(f"{model.version} is now active")

@@ -159,7 +159,9 @@ class TurnAppendApi(APIView):
             params["client_key"] = header_key
         turn, created = services.append_turn(conversation=conversation, **params)
         return Response(
-            serialize_turns([turn])[0], status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            # A new turn has nothing attached yet; a replayed one may have its score by now.
+            serialize_turns([turn], fresh=created)[0],
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

@@ -31,10 +31,13 @@ class TurnSerializer(serializers.ModelSerializer[Turn]):
         fields = ["index", "speaker", "text", "ts", "duration_s", "created_at"]
 
 
-def serialize_turns(turns: Sequence[Turn]) -> list[dict[str, Any]]:
-    """Turns with whatever registered apps attach to them (one query per provider)."""
+def serialize_turns(turns: Sequence[Turn], *, fresh: bool = False) -> list[dict[str, Any]]:
+    """Turns with whatever registered apps attach to them (one query per provider).
+
+    `fresh`: the turns were stored in this very transaction, so nothing can be attached to them yet;
+    the providers are not asked (they would cost a query each on every ingest, for nothing)."""
     data = TurnSerializer(turns, many=True).data
-    extras = {name: provider(turns) for name, provider in turn_extra_providers.items()}
+    extras = {name: {} if fresh else provider(turns) for name, provider in turn_extra_providers.items()}
     for turn, item in zip(turns, data, strict=True):
         for name, values in extras.items():
             item[name] = values.get(turn.pk)

@@ -183,7 +183,8 @@ def append_turn(
         duration_s=duration_s,
         client_key=client_key,
     )
-    transaction.on_commit(partial(_broadcast, locked, {"type": "turn", "turn": serialize_turns([turn])[0]}))
+    push = {"type": "turn", "turn": serialize_turns([turn], fresh=True)[0]}
+    transaction.on_commit(partial(_broadcast, locked, push))
     turn_appended.send(sender=Turn, turn=turn)
     return turn, True
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.db.models import Case, Count, Value, When
@@ -14,7 +13,6 @@ from django.views.decorators.http import require_GET
 
 from experiments import services as experiments
 from salesrl import ratelimit
-from salesrl.ratelimit import Rate
 
 from . import audit
 from .models import Conversation, ConversationStatus, Speaker, is_org_admin, managed_team_ids
@@ -86,8 +84,8 @@ class SignInView(LoginView):
         ip = audit.client_ip(request) or "unknown"
         username = str(request.POST.get("username", ""))[:150].lower()
         checks = [
-            ("login", f"{ip}:{username}", Rate.parse(settings.SALESRL_RATE_LIMIT_LOGIN)),
-            ("login-ip", ip, Rate.parse(settings.SALESRL_RATE_LIMIT_LOGIN_PER_IP)),
+            ("login", f"{ip}:{username}", ratelimit.configured("SALESRL_RATE_LIMIT_LOGIN")),
+            ("login-ip", ip, ratelimit.configured("SALESRL_RATE_LIMIT_LOGIN_PER_IP")),
         ]
         for scope, key, rate in checks:
             verdict = ratelimit.peek(scope, key, rate)

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -51,12 +52,18 @@ class Verdict:
     retry_after_s: int
 
 
+def _window(rate: Rate) -> tuple[int, int]:
+    """(the current window's number, seconds until the next one starts)."""
+    now = time.time()
+    window = int(now // rate.period_s)
+    return window, int((window + 1) * rate.period_s - now) + 1
+
+
 def hit(scope: str, key: str, rate: Rate | None, *, cost: int = 1) -> Verdict:
     """Count one request of `key` in `scope`; whether it is within `rate`."""
     if rate is None:
         return Verdict(True, 0, 0)
-    now = time.time()
-    window = int(now // rate.period_s)
+    window, retry = _window(rate)
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     try:
         # add() sets the expiry once; incr() is atomic in Redis, so concurrent requests never lose a count.
@@ -65,7 +72,6 @@ def hit(scope: str, key: str, rate: Rate | None, *, cost: int = 1) -> Verdict:
     except Exception as exc:  # cache down: let the request through
         logger.warning("rate limit %s not checked (cache unavailable: %s)", scope, exc)
         return Verdict(True, 0, 0)
-    retry = int((window + 1) * rate.period_s - now) + 1
     return Verdict(count <= rate.limit, count, retry)
 
 
@@ -73,20 +79,26 @@ def peek(scope: str, key: str, rate: Rate | None) -> Verdict:
     """The current count without adding to it (a sign-in lock-out is checked before the attempt)."""
     if rate is None:
         return Verdict(True, 0, 0)
-    now = time.time()
-    window = int(now // rate.period_s)
+    window, retry = _window(rate)
     try:
         count = int(cache.get(f"ratelimit:{scope}:{key}:{window}", 0))
     except Exception as exc:
         logger.warning("rate limit %s not checked (cache unavailable: %s)", scope, exc)
         return Verdict(True, 0, 0)
-    return Verdict(count < rate.limit, count, int((window + 1) * rate.period_s - now) + 1)
+    return Verdict(count < rate.limit, count, retry)
 
 
-def _ingest_rate() -> Rate | None:
+@lru_cache(maxsize=32)
+def _parsed(text: str, setting: str) -> Rate | None:
+    return Rate.parse(text, setting=setting)
+
+
+def configured(setting: str) -> Rate | None:
+    """The rate a setting names, parsed once per value (read on every request it guards; reading the
+    setting each time keeps override_settings and a changed environment honest)."""
     from django.conf import settings
 
-    return Rate.parse(settings.SALESRL_RATE_LIMIT_INGEST, setting="SALESRL_RATE_LIMIT_INGEST")
+    return _parsed(getattr(settings, setting), setting)
 
 
 class IngestThrottle:
@@ -104,7 +116,7 @@ class IngestThrottle:
         auth = getattr(request, "auth", None)
         token_id = getattr(auth, "pk", None)
         key = f"token-{token_id}" if token_id is not None else f"user-{request.user.pk}"
-        self.verdict = hit("ingest", key, _ingest_rate())
+        self.verdict = hit("ingest", key, configured("SALESRL_RATE_LIMIT_INGEST"))
         return self.verdict.allowed
 
     def wait(self) -> float:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Conversation
 from scoring.models import Score
 from scoring.services import enqueue
+
+logger = logging.getLogger(__name__)
 
 SUMMARY_BATCH = 100  # conversations per summary task after an import
 
@@ -27,6 +32,30 @@ def _request_summaries(conversation_ids: list[int]) -> None:
     from .tasks import summarise_task
 
     enqueue(summarise_task, conversation_ids, timezone.now().isoformat())
+
+
+def request_live_summary(conversation_id: int) -> None:
+    """Refresh a live conversation's summary after its latest turn, at most once per
+    SALESRL_SUMMARY_DELAY_S seconds: the first turn of a quiet spell schedules the refresh that many
+    seconds ahead, and the turns within that time ride on it (it reads every turn stored by then).
+
+    The summary feeds the team views and the library, which can lag a few seconds; the live page and
+    wall follow the pushes. Recomputing it from scratch after every turn was the worker's largest cost
+    per turn under load. With a delay of 0 (tests) the summary is refreshed now.
+    """
+    from . import summaries
+    from .tasks import summarise_task
+
+    delay = settings.SALESRL_SUMMARY_DELAY_S
+    if delay <= 0:
+        summaries.refresh_summary(Conversation.objects.get(pk=conversation_id))
+        return
+    key = f"salesrl:summary-due:{conversation_id}"
+    try:
+        if cache.add(key, 1, timeout=delay):
+            summarise_task.apply_async(([conversation_id],), countdown=delay)
+    except Exception as exc:  # Redis down: like a lost enqueue, the next turn or the close catches up
+        logger.warning("summary of conversation %s not scheduled: %r", conversation_id, exc)
 
 
 def schedule_summary(sender: type, conversation: Conversation, **kwargs: Any) -> None:

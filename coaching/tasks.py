@@ -6,11 +6,13 @@ import logging
 from celery import shared_task
 from celery.signals import worker_process_init
 
+from django.urls import get_resolver
+
 from conversations.models import Conversation
 from scoring.models import Score
 from scoring.tasks import DATABASE_RETRY
 
-from . import services, summaries
+from . import receivers, services, summaries
 
 
 # Guidance is idempotent per (turn, guidance version), so a redelivered message is safe: acks_late.
@@ -22,7 +24,7 @@ def advise_task(score_id: int) -> None:
     if score is None:  # the conversation was deleted meanwhile
         return
     services.advise(score)
-    summaries.refresh_summary(score.conversation)
+    receivers.request_live_summary(score.conversation_id)
 
 
 # A summary is recomputed from scratch, so running it twice is harmless; one refreshed since the request
@@ -39,9 +41,12 @@ def summarise_task(conversation_ids: list[int], requested_at: str | None = None)
 
 @worker_process_init.connect
 def warm_up_acts(**kwargs: object) -> None:
-    """Build the dialogue-act classifier (it embeds its seed set) when a worker process starts: otherwise
-    the first guidance in each process waits about five seconds for it."""
+    """Build the dialogue-act classifier (it embeds its seed set) and load the URLconf when a worker
+    process starts: otherwise the first guidance in each process waits several seconds for them."""
     try:
         services.act_classifier()
+        # similar_won's reverse() loads the URLconf, which imports every app's views (scipy with the
+        # experiments' analysis): 2.5 s of the first guidance in each process otherwise.
+        get_resolver().url_patterns  # noqa: B018
     except Exception:  # a cold start must not kill the worker; the task will report the problem
         logging.getLogger(__name__).exception("act classifier warm-up failed")

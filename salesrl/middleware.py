@@ -38,6 +38,13 @@ _OUTAGES: list[tuple[tuple[type[BaseException], ...], str, str]] = [
 
 
 class ServiceUnavailableMiddleware:
+    # Sync-only, and last in MIDDLEWARE: under ASGI, Django adapts each middleware that can do both to
+    # the mode of the one inside it, so a sync-only innermost middleware puts the whole chain in sync
+    # mode. The views are synchronous (DRF), so that is one thread hop per request (and one for the view)
+    # instead of one per hook of every middleware.
+    sync_capable = True
+    async_capable = False
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 

@@ -119,8 +119,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Database (and Redis) outages raised by a view become a 503 with Retry-After, not a 500.
-    "salesrl.middleware.ServiceUnavailableMiddleware",
     "salesrl.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +127,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Database (and Redis) outages raised by a view become a 503 with Retry-After, not a 500. Innermost
+    # and sync-only on purpose: Django then runs the whole chain in the request's one worker thread
+    # (the views are synchronous), instead of running Django's own middleware in async mode, where each
+    # of their hooks hops to that thread and back (about 10 hops per request; see salesrl/middleware.py).
+    "salesrl.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "salesrl.urls"
@@ -201,6 +204,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # recycles broken or expired connections around tasks instead.
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", False)
+# Scores before everything else: with Redis, kombu keeps one list per priority step and workers read
+# priority 0 first. scoring.score_turn is sent at 0, every other task at 6, so under load guidance
+# and summaries wait for the workers, not the probabilities behind them. (Routes, not
+# task_default_priority: a default is set on the task before routing and wins over the route.)
+CELERY_TASK_ROUTES = {"scoring.score_turn": {"priority": 0}, "*": {"priority": 6}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # With Redis, the unacknowledged message of a worker whose main process died comes back only after
     # this many seconds (kombu's default is an hour). It must stay above the longest task's run time
@@ -222,6 +230,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 SALESRL_SWEEP_AFTER_S = envint("SALESRL_SWEEP_AFTER_S", 30, minimum=1)
 SALESRL_SWEEP_EVERY_S = envint("SALESRL_SWEEP_EVERY_S", 15, minimum=1)
 SALESRL_SWEEP_BATCH = envint("SALESRL_SWEEP_BATCH", 500, minimum=1)
+# A live conversation's summary (team views, library) is refreshed at most once per this many seconds
+# (coaching.receivers.request_live_summary); 0 refreshes it after every turn.
+SALESRL_SUMMARY_DELAY_S = envint("SALESRL_SUMMARY_DELAY_S", 5, minimum=0, maximum=3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unscored-turns": {
         "task": "scoring.sweep_unscored",

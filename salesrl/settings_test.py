@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit, urlunsplit
 
 from .settings import *  # noqa: F403
-from .settings import CHANNEL_LAYERS, REDIS_URL, env, envbool
+from .settings import CHANNEL_LAYERS, REDIS_URL, env, envbool, envint
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
@@ -23,6 +23,8 @@ CELERY_BROKER_URL = REDIS_URL
 # Unit tests score inline; tests of the asynchronous path start a real worker (and web server)
 # with SALESRL_CELERY_EAGER=false and switch it off in the test process too.
 CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", True)
+# Summaries after every turn, so a test reads them at once (the delay is tested on its own).
+SALESRL_SUMMARY_DELAY_S = envint("SALESRL_SUMMARY_DELAY_S", 0, minimum=0)
 # Serve static files straight from the source folders: tests never run collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

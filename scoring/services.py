@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -399,9 +398,11 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
     """Score one turn with the active scorer, store it and push it to the turn's watchers.
 
     Idempotent per (turn, scorer version): a repeated call returns the stored score and pushes it
-    again, so a redelivered task still reaches a page that missed the first push. When the scorer's
-    remote embedding backend is down the turn is scored by a stand-in (stand_in_scorer), which then
-    answers for the scorer's version on this turn: it is not scored again when the backend is back.
+    again, so a redelivered task still reaches a page that missed the first push. A model score is
+    stored with its confidence pending: estimate_confidence is the second step (score_live_turn).
+    When the scorer's remote embedding backend is down the turn is scored by a stand-in
+    (stand_in_scorer), which then answers for the scorer's version on this turn: it is not scored again
+    when the backend is back.
     """
     scorer = scorer or active_scorer()
     existing = Score.objects.filter(_answers_for(scorer.version), turn=turn).first()
@@ -422,21 +423,33 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
                     "state_vector": result.state_vector,
                 },
             )
+    # Related rows the pushes and the confidence step read: already loaded with the turn.
+    existing.turn = turn
+    existing.conversation = turn.conversation
     push_score(existing, turn=turn, kind="score")
     score_stored.send(sender=Score, score=existing, turn=turn)
-    if existing.confidence is None and existing.state_vector is not None:
-        # The probability is out; its confidence follows as a second update, so a slow neighbour search
-        # never holds the score back.
-        from .tasks import estimate_confidence_task
-
-        transaction.on_commit(partial(enqueue, estimate_confidence_task, existing.pk))
     return existing
+
+
+def score_live_turn(*, turn: Turn) -> Score:
+    """What the worker does for a new turn: score it and push the probability, then estimate and push
+    its confidence (estimate_confidence), in that order and in the same task.
+
+    The probability is out before the neighbour search starts, so it never waits for the confidence.
+    One task rather than two spares a broker round trip and reloading the score, its turn and model.
+    A confidence step that fails is left to the sweep (requeue_unscored), which finds the score still
+    pending one.
+    """
+    score = score_turn(turn=turn)
+    if score.confidence is None and score.state_vector is not None:
+        score = estimate_confidence(score)
+    return score
 
 
 def estimate_confidence(score: Score) -> Score:
     """Add the confidence to a model score (neighbour search in pgvector, novelty, the combiner), store
     it and push it as a "confidence" update. Idempotent: a score that has one is pushed again as is."""
-    conversation = score.conversation
+    conversation, turn = score.conversation, score.turn
     if score.confidence is None:
         model_row = ScoringModel.objects.filter(version=score.model_version).first()
         if model_row is None or score.state_vector is None:
@@ -446,7 +459,6 @@ def estimate_confidence(score: Score) -> Score:
         confidence = policy.confidence
         if confidence is None:
             return score
-        turn = score.turn
         vector = vector_list(score.state_vector)
         bucket = int(position_bucket(turn.index))
         neighbours = TrainingState.objects.nearest(
@@ -485,7 +497,8 @@ def estimate_confidence(score: Score) -> Score:
                 }
                 locked.save(update_fields=["confidence", "details"])
             score = locked
-    push_score(score, turn=score.turn, kind="confidence")
+            score.turn, score.conversation = turn, conversation
+    push_score(score, turn=turn, kind="confidence")
     return score
 
 

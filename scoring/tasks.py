@@ -24,16 +24,18 @@ DATABASE_RETRY = {
 }
 
 
-# Scoring is idempotent (one score per turn and scorer version), so a message redelivered after
-# a worker died mid-task is safe to run again: hence acks_late.
+# Scoring is idempotent (one score per turn and scorer version, one confidence per score), so a
+# message redelivered after a worker died mid-task is safe to run again: hence acks_late. Sent at the
+# highest priority (settings.CELERY_TASK_ROUTES).
 @shared_task(name="scoring.score_turn", ignore_result=True, acks_late=True, **DATABASE_RETRY)
 def score_turn_task(turn_id: int) -> None:
     turn = Turn.objects.select_related("conversation").filter(pk=turn_id).first()
     if turn is None:  # the conversation was deleted before the worker got to it
         return
-    services.score_turn(turn=turn)
+    services.score_live_turn(turn=turn)
 
 
+# The confidence step on its own: for scores the sweep finds still pending one.
 @shared_task(name="scoring.estimate_confidence", ignore_result=True, acks_late=True, **DATABASE_RETRY)
 def estimate_confidence_task(score_id: int) -> None:
     score = Score.objects.select_related("conversation", "turn").filter(pk=score_id).first()

@@ -146,3 +146,49 @@ def test_a_summary_task_skips_conversations_refreshed_since_it_was_requested(org
     )
     summarise_task([fresh.pk, stale.pk], requested)
     assert refreshed == [stale.pk]
+
+
+@pytest.mark.django_db
+def test_a_live_conversations_summary_is_refreshed_once_per_delay_not_after_every_turn(
+    org, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from coaching import receivers
+    from coaching.tasks import summarise_task
+
+    settings.SALESRL_SUMMARY_DELAY_S = 5
+    conversation = make_conversation(team=org.team, rep=org.rep)
+    cache.delete(f"salesrl:summary-due:{conversation.pk}")
+    scheduled: list[tuple] = []
+    monkeypatch.setattr(
+        summarise_task, "apply_async", lambda args, **options: scheduled.append((args, options))
+    )
+    refreshed: list[int] = []
+    monkeypatch.setattr(
+        "coaching.summaries.refresh_summary", lambda conversation, **kwargs: refreshed.append(conversation.pk)
+    )
+
+    for _ in range(3):  # three turns' guidance within the delay
+        receivers.request_live_summary(conversation.pk)
+
+    assert scheduled == [(([conversation.pk],), {"countdown": 5})]  # one refresh, 5 s ahead
+    assert refreshed == []  # nothing recomputed inline
+    cache.delete(f"salesrl:summary-due:{conversation.pk}")  # the delay has passed
+    receivers.request_live_summary(conversation.pk)
+    assert len(scheduled) == 2
+
+
+@pytest.mark.django_db
+def test_without_a_delay_the_summary_follows_every_turn(org, settings, monkeypatch):
+    from coaching import receivers
+
+    settings.SALESRL_SUMMARY_DELAY_S = 0
+    conversation = make_conversation(team=org.team, rep=org.rep)
+    refreshed: list[int] = []
+    monkeypatch.setattr(
+        "coaching.summaries.refresh_summary", lambda conversation, **kwargs: refreshed.append(conversation.pk)
+    )
+    receivers.request_live_summary(conversation.pk)
+    receivers.request_live_summary(conversation.pk)
+    assert refreshed == [conversation.pk, conversation.pk]

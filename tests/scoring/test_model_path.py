@@ -13,7 +13,7 @@ pytest.importorskip("torch", reason="training needs the train extra")
 from django.conf import settings
 
 from conversations import services as conversation_services
-from scoring import services
+from scoring import services, tasks
 from scoring.ml import evaluate
 from scoring.ml.dataset import encode_conversations
 from scoring.ml.export_embedder import ensure_local_model
@@ -170,9 +170,7 @@ def test_a_broken_active_model_falls_back_to_the_baseline_and_says_why(trained, 
     assert "cannot serve" in scorer.score(turn).details["note"]
 
 
-def test_the_probability_is_pushed_first_and_the_confidence_follows(
-    trained, org, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_the_probability_is_pushed_first_and_the_confidence_follows(trained, org, monkeypatch):
     trained.activate()
     pushed: list[dict] = []
     # Only scoring's own updates: guidance (coaching) follows the score on the same channel, tested there.
@@ -185,15 +183,13 @@ def test_the_probability_is_pushed_first_and_the_confidence_follows(
     turn, _ = conversation_services.append_turn(
         conversation=conversation, speaker="customer", text="We are comparing three vendors this month."
     )
-    with django_capture_on_commit_callbacks(execute=False) as pending:
-        score = services.score_turn(turn=turn)
+    score = services.score_turn(turn=turn)
     # Step one: the calibrated probability, stored and pushed, with no confidence yet.
     assert [p["type"] for p in pushed] == ["score"]
     assert pushed[0]["score"]["confidence"] is None and pushed[0]["score"]["details"]["confidence_pending"]
     assert Score.objects.get(pk=score.pk).confidence is None
-    # Step two (the queued task): the neighbour search, then a "confidence" update for the same turn.
-    for callback in pending:
-        callback()
+    # Step two: the neighbour search, then a "confidence" update for the same turn.
+    services.estimate_confidence(score)
     assert [p["type"] for p in pushed] == ["score", "confidence"]
     update = pushed[1]
     assert update["turn_index"] == 0 and 0 <= update["score"]["confidence"] <= 1
@@ -206,3 +202,12 @@ def test_the_probability_is_pushed_first_and_the_confidence_follows(
     # Redelivered, the task pushes the stored confidence again and changes nothing.
     services.estimate_confidence(stored)
     assert pushed[-1]["score"]["confidence"] == stored.confidence
+
+    # The worker's task runs both steps in that order: the score is pushed before the neighbour search.
+    del pushed[:]
+    second, _ = conversation_services.append_turn(
+        conversation=conversation, speaker="rep", text="Which of the three matters most to you?"
+    )
+    tasks.score_turn_task(second.pk)
+    assert [p["type"] for p in pushed] == ["score", "confidence"]
+    assert pushed[0]["score"]["confidence"] is None and pushed[1]["score"]["confidence"] is not None

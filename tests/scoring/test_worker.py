@@ -81,3 +81,31 @@ def test_the_health_endpoint_sees_database_redis_and_worker(client, org):
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok" and body["checks"]["redis"]["ok"] and body["checks"]["worker"]["workers"]
+
+
+def test_scores_are_sent_ahead_of_the_other_tasks(monkeypatch):
+    """With Redis, workers read priority 0 first: a turn's score never waits behind guidance or summaries."""
+    from coaching.tasks import advise_task, summarise_task
+    from salesrl.celery import app
+    from scoring.tasks import score_turn_task, sweep_unscored_task
+
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(
+        app.amqp,
+        "send_task_message",
+        lambda producer, name, message, **kw: sent.append((name, kw["priority"])),
+    )
+    for task, args in (
+        (score_turn_task, (1,)),
+        (advise_task, (1,)),
+        (summarise_task, ([1],)),
+        (sweep_unscored_task, ()),
+    ):
+        task.apply_async(args)
+    assert dict(sent) == {
+        "scoring.score_turn": 0,
+        "coaching.advise": 6,
+        "coaching.summarise": 6,
+        "scoring.sweep_unscored": 6,
+    }

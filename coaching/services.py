@@ -14,7 +14,7 @@ from pgvector.django import L2Distance
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -173,10 +173,15 @@ def similar_won(score: Score, conversation: Conversation, turn: Turn) -> list[di
 
 def advise(score: Score) -> Guidance | None:
     """Guidance after the turn of `score`, stored and pushed as a "guidance" update. Idempotent per turn
-    and guidance version; None for a closed conversation (there is no next step to advise)."""
+    and guidance version; None for a closed conversation (there is no next step to advise), and for a
+    turn that is no longer the conversation's last: its guidance would be stale on arrival, and the
+    later turn's own guidance follows. Under load that keeps a queue of guidance work from growing
+    faster than the workers can clear it."""
     turn = score.turn
     conversation = score.conversation
     if not conversation.is_open:
+        return None
+    if Turn.objects.filter(conversation_id=conversation.pk, index__gt=turn.index).exists():
         return None
     if not experiments.guidance_allowed(conversation.pk):
         return None  # the conversation's experiment arm withholds guidance: nothing computed or pushed
@@ -213,18 +218,22 @@ def advise(score: Score) -> Guidance | None:
             "nudges": [n.to_dict() for n in nudges(dicts, team_reference(conversation.team_id))],
             "similar": similar_won(score, conversation, turn),
         }
-        with transaction.atomic():
-            existing, _ = Guidance.objects.get_or_create(
-                turn=turn,
-                guidance_version=version,
-                defaults={
-                    "conversation": conversation,
-                    "scoring_version": score.model_version,
-                    "status": payload["status"],
-                    "top_act": (payload["recommendations"] or [{}])[0].get("act", ""),
-                    "payload": payload,
-                },
-            )
+        try:
+            # The check above found none: insert straight away (get_or_create would look again first).
+            with transaction.atomic():
+                existing = Guidance.objects.create(
+                    turn=turn,
+                    guidance_version=version,
+                    conversation=conversation,
+                    scoring_version=score.model_version,
+                    status=payload["status"],
+                    top_act=(payload["recommendations"] or [{}])[0].get("act", ""),
+                    payload=payload,
+                )
+        except IntegrityError:  # a concurrent copy of the task (a redelivery) stored it meanwhile
+            existing = Guidance.objects.filter(turn=turn, guidance_version=version).first()
+            if existing is None:  # not the unique constraint: a real error
+                raise
     push_guidance(existing, turn=turn)
     return existing
 

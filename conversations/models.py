@@ -96,9 +96,19 @@ def managed_team_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:
     """Teams whose conversations this user may see in full (manager or admin of the team)."""
     if not user.is_authenticated:
         return []
+    scope = token_team_id(user)
+    if scope is not None:
+        # Through a token, the token's team if the user is an admin (anywhere) or manages it: one query,
+        # asked on every ingest request.
+        manages = user.is_superuser or (
+            Membership.objects.filter(user=user)
+            .filter(Q(role=Role.ADMIN) | Q(team_id=scope, role=Role.MANAGER))
+            .exists()
+        )
+        return [scope] if manages else []
     if is_org_admin(user):
         return list(Team.objects.values_list("id", flat=True))
-    return _scoped_admin_team(user) or list(_memberships(user).managing().values_list("team_id", flat=True))
+    return list(_memberships(user).managing().values_list("team_id", flat=True))
 
 
 def team_view_ids(user: AbstractBaseUser | AnonymousUser) -> list[int]:

@@ -149,8 +149,11 @@ class TrainingStateQuerySet(models.QuerySet["TrainingState"]):
         shared/STACK.md. SET LOCAL needs a transaction, so the query runs in its own savepoint.
         """
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [settings.SALESRL_HNSW_EF_SEARCH])
+            # One round trip for both (no parameters: an int from the settings, checked there).
+            cursor.execute(
+                "SET LOCAL hnsw.iterative_scan = strict_order; "
+                f"SET LOCAL hnsw.ef_search = {int(settings.SALESRL_HNSW_EF_SEARCH)}"
+            )
             rows = (
                 self.filter(model_id=model_id, bucket=bucket)
                 .annotate(distance=L2Distance("vector", vector))

@@ -16,7 +16,7 @@ import numpy as np
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -175,10 +175,16 @@ class ModelScorer:
 
     def _fold(self, encoder: StateEncoder, turn: Turn, *, start: int) -> _Folded:
         """Fold turns start..turn.index into `encoder`, predicting after each."""
-        turns = list(
-            Turn.objects.filter(conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index)
-            .order_by("index")
-            .only("index", "speaker", "text", "ts")
+        turns = (
+            [turn]  # the usual live case: the state has every turn before this one
+            if start == turn.index
+            else list(
+                Turn.objects.filter(
+                    conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index
+                )
+                .order_by("index")
+                .only("index", "speaker", "text", "ts")
+            )
         )
         vectors = embed_texts([t.text for t in turns], self.embedder)
         reader = self.model.context.encode_one if self.model.context is not None else None
@@ -409,20 +415,24 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
     if existing is None:
         scorer, result = _score_or_stand_in(scorer, turn)
         now = timezone.now()
-        with transaction.atomic():
-            existing, _ = Score.objects.get_or_create(
-                turn=turn,
-                model_version=scorer.version,
-                defaults={
-                    "conversation_id": turn.conversation_id,
-                    "probability": result.probability,
-                    "confidence": result.confidence,
-                    "details": result.details,
-                    "scored_at": now,
-                    "latency_ms": (now - turn.created_at).total_seconds() * 1000,
-                    "state_vector": result.state_vector,
-                },
-            )
+        try:
+            # The check above found none: insert straight away (get_or_create would look again first).
+            with transaction.atomic():
+                existing = Score.objects.create(
+                    turn=turn,
+                    model_version=scorer.version,
+                    conversation_id=turn.conversation_id,
+                    probability=result.probability,
+                    confidence=result.confidence,
+                    details=result.details,
+                    scored_at=now,
+                    latency_ms=(now - turn.created_at).total_seconds() * 1000,
+                    state_vector=result.state_vector,
+                )
+        except IntegrityError:  # a concurrent copy of the task (a redelivery) stored it meanwhile
+            existing = Score.objects.filter(turn=turn, model_version=scorer.version).first()
+            if existing is None:  # not the unique constraint: a real error
+                raise
     # Related rows the pushes and the confidence step read: already loaded with the turn.
     existing.turn = turn
     existing.conversation = turn.conversation
@@ -487,16 +497,19 @@ def estimate_confidence(score: Score) -> Score:
         )
         row = estimates.row(reasons=confidence.reasons(estimates, unknown_industry=unknown_industry))
         row["neighbours_found"] = len(neighbours)
-        with transaction.atomic():
-            locked = Score.objects.select_for_update().get(pk=score.pk)
-            if locked.confidence is None:
-                locked.confidence = row["confidence"]
-                locked.details = {
-                    **{k: v for k, v in locked.details.items() if k != "confidence_pending"},
-                    "confidence": row,
-                }
-                locked.save(update_fields=["confidence", "details"])
-            score = locked
+        # Only this step changes a score after it is stored, so its details are as read; the condition
+        # keeps the first of two concurrent runs (a redelivery racing the sweep), which then both push it.
+        completed = {
+            **{k: v for k, v in details.items() if k != "confidence_pending"},
+            "confidence": row,
+        }
+        stored = Score.objects.filter(pk=score.pk, confidence__isnull=True).update(
+            confidence=row["confidence"], details=completed
+        )
+        if stored:
+            score.confidence, score.details = row["confidence"], completed
+        else:
+            score = Score.objects.get(pk=score.pk)
             score.turn, score.conversation = turn, conversation
     push_score(score, turn=turn, kind="confidence")
     return score

@@ -34,7 +34,7 @@ def _request_summaries(conversation_ids: list[int]) -> None:
     enqueue(summarise_task, conversation_ids, timezone.now().isoformat())
 
 
-def request_live_summary(conversation_id: int) -> None:
+def request_live_summary(conversation: Conversation) -> None:
     """Refresh a live conversation's summary after its latest turn, at most once per
     SALESRL_SUMMARY_DELAY_S seconds: the first turn of a quiet spell schedules the refresh that many
     seconds ahead, and the turns within that time ride on it (it reads every turn stored by then).
@@ -48,14 +48,14 @@ def request_live_summary(conversation_id: int) -> None:
 
     delay = settings.SALESRL_SUMMARY_DELAY_S
     if delay <= 0:
-        summaries.refresh_summary(Conversation.objects.get(pk=conversation_id))
+        summaries.refresh_summary(conversation)
         return
-    key = f"salesrl:summary-due:{conversation_id}"
+    key = f"salesrl:summary-due:{conversation.pk}"
     try:
         if cache.add(key, 1, timeout=delay):
-            summarise_task.apply_async(([conversation_id],), countdown=delay)
+            summarise_task.apply_async(([conversation.pk],), countdown=delay)
     except Exception as exc:  # Redis down: like a lost enqueue, the next turn or the close catches up
-        logger.warning("summary of conversation %s not scheduled: %r", conversation_id, exc)
+        logger.warning("summary of conversation %s not scheduled: %r", conversation.pk, exc)
 
 
 def schedule_summary(sender: type, conversation: Conversation, **kwargs: Any) -> None:

@@ -14,13 +14,13 @@ from pgvector.django import L2Distance
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Speaker, Turn
 from experiments import services as experiments
+from salesrl.db import create_or_get_raced
 from scoring.ml.state import POSITION_BUCKET_EDGES, position_bucket
 from scoring.models import Score, ScoringModel
 from scoring.services import current_embedder, embed_texts, load_policy, stored_path, vector_list
@@ -218,22 +218,15 @@ def advise(score: Score) -> Guidance | None:
             "nudges": [n.to_dict() for n in nudges(dicts, team_reference(conversation.team_id))],
             "similar": similar_won(score, conversation, turn),
         }
-        try:
-            # The check above found none: insert straight away (get_or_create would look again first).
-            with transaction.atomic():
-                existing = Guidance.objects.create(
-                    turn=turn,
-                    guidance_version=version,
-                    conversation=conversation,
-                    scoring_version=score.model_version,
-                    status=payload["status"],
-                    top_act=(payload["recommendations"] or [{}])[0].get("act", ""),
-                    payload=payload,
-                )
-        except IntegrityError:  # a concurrent copy of the task (a redelivery) stored it meanwhile
-            existing = Guidance.objects.filter(turn=turn, guidance_version=version).first()
-            if existing is None:  # not the unique constraint: a real error
-                raise
+        existing = create_or_get_raced(
+            Guidance,
+            unique={"turn": turn, "guidance_version": version},
+            conversation=conversation,
+            scoring_version=score.model_version,
+            status=payload["status"],
+            top_act=(payload["recommendations"] or [{}])[0].get("act", ""),
+            payload=payload,
+        )
     push_guidance(existing, turn=turn)
     return existing
 

@@ -24,7 +24,7 @@ def advise_task(score_id: int) -> None:
     if score is None:  # the conversation was deleted meanwhile
         return
     services.advise(score)
-    receivers.request_live_summary(score.conversation_id)
+    receivers.request_live_summary(score.conversation)
 
 
 # A summary is recomputed from scratch, so running it twice is harmless; one refreshed since the request
@@ -49,4 +49,4 @@ def warm_up_acts(**kwargs: object) -> None:
         # experiments' analysis): 2.5 s of the first guidance in each process otherwise.
         get_resolver().url_patterns  # noqa: B018
     except Exception:  # a cold start must not kill the worker; the task will report the problem
-        logging.getLogger(__name__).exception("act classifier warm-up failed")
+        logging.getLogger(__name__).exception("guidance warm-up failed")

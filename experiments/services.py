@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from salesrl.api_errors import DomainError
+from salesrl.db import create_or_get_raced
 
 from .models import (
     AssignmentMethod,
@@ -412,19 +413,15 @@ def _assign(experiment: Experiment, phase: Phase, *, unit_key: str, stratum: str
     else:
         chosen = hashed_variant(variants, key=experiment.key, phase=phase.number, unit_key=unit_key)
     variant = experiment.variants.get(key=chosen, active=True)
-    try:
-        with transaction.atomic():
-            return UnitAssignment.objects.create(
-                experiment=experiment,
-                phase=phase.number,
-                unit_key=unit_key,
-                stratum=stratum,
-                sequence=sequence,
-                variant=variant,
-                method=method,
-            )
-    except IntegrityError:  # a concurrent hash assignment of the same unit: same answer, keep theirs
-        return UnitAssignment.objects.get(experiment=experiment, phase=phase.number, unit_key=unit_key)
+    # A concurrent assignment of the same unit (hashing gives it the same answer): keep theirs.
+    return create_or_get_raced(
+        UnitAssignment,
+        unique={"experiment": experiment, "phase": phase.number, "unit_key": unit_key},
+        stratum=stratum,
+        sequence=sequence,
+        variant=variant,
+        method=method,
+    )
 
 
 def enrol_conversation(

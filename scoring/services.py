@@ -16,12 +16,13 @@ import numpy as np
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Turn
+from salesrl.db import create_or_get_raced
 
 from .ml.attribution import Moved, what_moved
 from .ml.confidence import NEIGHBOURS, NeighbourIndex, position_bucket, unseen_word_rates
@@ -415,24 +416,17 @@ def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
     if existing is None:
         scorer, result = _score_or_stand_in(scorer, turn)
         now = timezone.now()
-        try:
-            # The check above found none: insert straight away (get_or_create would look again first).
-            with transaction.atomic():
-                existing = Score.objects.create(
-                    turn=turn,
-                    model_version=scorer.version,
-                    conversation_id=turn.conversation_id,
-                    probability=result.probability,
-                    confidence=result.confidence,
-                    details=result.details,
-                    scored_at=now,
-                    latency_ms=(now - turn.created_at).total_seconds() * 1000,
-                    state_vector=result.state_vector,
-                )
-        except IntegrityError:  # a concurrent copy of the task (a redelivery) stored it meanwhile
-            existing = Score.objects.filter(turn=turn, model_version=scorer.version).first()
-            if existing is None:  # not the unique constraint: a real error
-                raise
+        existing = create_or_get_raced(
+            Score,
+            unique={"turn": turn, "model_version": scorer.version},
+            conversation_id=turn.conversation_id,
+            probability=result.probability,
+            confidence=result.confidence,
+            details=result.details,
+            scored_at=now,
+            latency_ms=(now - turn.created_at).total_seconds() * 1000,
+            state_vector=result.state_vector,
+        )
     # Related rows the pushes and the confidence step read: already loaded with the turn.
     existing.turn = turn
     existing.conversation = turn.conversation

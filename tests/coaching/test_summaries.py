@@ -170,12 +170,12 @@ def test_a_live_conversations_summary_is_refreshed_once_per_delay_not_after_ever
     )
 
     for _ in range(3):  # three turns' guidance within the delay
-        receivers.request_live_summary(conversation.pk)
+        receivers.request_live_summary(conversation)
 
     assert scheduled == [(([conversation.pk],), {"countdown": 5})]  # one refresh, 5 s ahead
     assert refreshed == []  # nothing recomputed inline
     cache.delete(f"salesrl:summary-due:{conversation.pk}")  # the delay has passed
-    receivers.request_live_summary(conversation.pk)
+    receivers.request_live_summary(conversation)
     assert len(scheduled) == 2
 
 
@@ -189,6 +189,6 @@ def test_without_a_delay_the_summary_follows_every_turn(org, settings, monkeypat
     monkeypatch.setattr(
         "coaching.summaries.refresh_summary", lambda conversation, **kwargs: refreshed.append(conversation.pk)
     )
-    receivers.request_live_summary(conversation.pk)
-    receivers.request_live_summary(conversation.pk)
+    receivers.request_live_summary(conversation)
+    receivers.request_live_summary(conversation)
     assert refreshed == [conversation.pk, conversation.pk]

@@ -3,6 +3,7 @@
     ./salesrl.sh up                                                   # the stack under test
     .state/venv/bin/python benchmarks/load.py --pace human --conversations 100 --duration 120
     .state/venv/bin/python benchmarks/load.py --pace full --conversations 32 --duration 60
+    .state/venv/bin/python benchmarks/load.py --pace full --conversations 100 --ingest batch --duration 60
     .state/venv/bin/python benchmarks/load.py --pace human --conversations 10 --duration 600   # soak
 
 Every conversation is what an integration and a browser do together: the conversation is opened and
@@ -22,6 +23,16 @@ Pace:
          (or --turn-timeout passed): a closed loop. Throughput is what the stack sustains with N turns
          in flight. Not an open loop at maximum rate: past saturation that only grows the Celery queue
          and the latency figures then measure the queue's length, not the system.
+
+Ingest (either pace):
+  turn   every turn is its own POST /api/v1/conversations/<id>/turns/, as a chat widget posts them.
+  batch  a telephony/dialer integration streaming many live calls of a team: each team's turns are
+         queued and flushed together to POST /api/v1/turns/ every --flush-ms ms (at once when
+         --batch-max are waiting), with the team's token. A flush does not wait for the previous
+         request's answer; a conversation still has at most one turn in flight, so its turns stay in
+         order. A turn's latency counts from its hand-over to the batcher, the wait for the flush
+         included; its status is its own item's in the response (or the request's when the whole
+         request failed). The summary adds the batches: how many, turns per batch, request statuses.
 
 Reported: latency from the start of each turn's POST to the websocket's "turn" push (web process),
 "score" push (worker), "confidence" and "guidance" pushes (their own worker tasks; guidance is not
@@ -50,6 +61,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import random
 import socket
@@ -81,6 +93,9 @@ DEMO_REPS = {"inside-sales": ["rita", "raj"], "field-sales": ["sam", "sofia"], "
 PUSHES = ("turn", "score", "confidence", "guidance")
 TARGET_SCORE_P99_MS = 100.0
 TARGET_SCORED_PER_S = 300.0
+BATCH_PATH = "/api/v1/turns/"
+BATCH_LIMIT = 500  # items the batch endpoint accepts in one request
+BAD_BATCH_RESPONSE = "BadBatchResponse"  # an item's status when the 2xx answer does not account for it
 
 
 def say(message: str) -> None:
@@ -170,6 +185,15 @@ class TurnRecord:
 
 
 @dataclass
+class BatchRecord:
+    started: float  # time.monotonic() when the request was sent
+    turns: int
+    status: str  # the request's HTTP status, or the exception's name
+    elapsed: float  # seconds until the response (or the failure)
+    reason: str  # what flushed it: "tick", "full" (--batch-max waiting) or "stop" (the end of the run)
+
+
+@dataclass
 class Stats:
     started: float
     warmup: float
@@ -183,6 +207,7 @@ class Stats:
     conversations_opened: int = 0
     conversations_finished: int = 0
     loop_lag_ms: list[float] = field(default_factory=list)
+    batches: list[BatchRecord] = field(default_factory=list)  # --ingest batch: every request
 
     def in_window(self, t: float) -> bool:
         return self.warmup <= t - self.started <= self.duration
@@ -245,6 +270,135 @@ def status_of(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def item_statuses(response: httpx2.Response, conversations: list[int]) -> list[str]:
+    """Each item's status from a batch response, in the request's order: the request's own status for
+    every item when the whole request failed."""
+    if not response.is_success:
+        return [str(response.status_code)] * len(conversations)
+    try:
+        results = response.json()["results"]
+    except (ValueError, KeyError, TypeError):
+        results = None
+    # Results pair with items by position only: if their count differs, no pairing can be trusted.
+    if not isinstance(results, list) or len(results) != len(conversations):
+        return [BAD_BATCH_RESPONSE] * len(conversations)
+    statuses = []
+    for result, conversation_id in zip(results, conversations, strict=True):
+        status = result.get("status") if isinstance(result, dict) else None
+        # A result naming another conversation means the order broke: a 201 there is not this turn's.
+        if not isinstance(status, int) or str(result.get("conversation")) != str(conversation_id):
+            statuses.append(BAD_BATCH_RESPONSE)
+        else:
+            statuses.append(str(status))
+    return statuses
+
+
+# A queued turn: the batch item, and the future its conversation awaits (its status, the response's time).
+Pending = tuple[dict[str, Any], "asyncio.Future[tuple[str, float]]"]
+
+
+class TurnBatcher:
+    """One team's turns on their way to the batch endpoint (--ingest batch), as a dialer integration
+    streams them: queued with a future each, flushed on a fixed tick every `flush_s` seconds, or at
+    once when `batch_max` are waiting, in one request with the team's token."""
+
+    def __init__(
+        self, team: str, sessions: Sessions, stats: Stats, flush_s: float, batch_max: int, first_client: int
+    ) -> None:
+        self.team = team
+        self.sessions = sessions
+        self.stats = stats
+        self.flush_s = flush_s
+        self.batch_max = batch_max
+        # Requests go round the web processes (--url, --add-web) as the per-turn posts go round the slots;
+        # teams start at different ones so that a single-item batch from each does not pile on the first.
+        self.rotation = itertools.count(first_client)
+        self.queue: list[Pending] = []
+        self.wake = asyncio.Event()  # something was queued, a batch filled up, or the run is ending
+        self.closing = False
+        self.origin = time.monotonic()  # the ticks are origin + k * flush_s
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
+
+    async def submit(self, item: dict[str, Any]) -> tuple[str, float]:
+        """Queue one turn and wait for its answer: (its status, when the response arrived)."""
+        if self.closing:  # not expected: no turn starts once the run is stopping
+            return "BatcherStopped", time.monotonic()
+        future: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
+        if len(self.queue) == 1 or len(self.queue) >= self.batch_max:
+            self.wake.set()
+        return await future
+
+    async def stop(self) -> None:
+        """Flush what is queued, wait for the requests still on their way, then end."""
+        self.closing = True
+        self.wake.set()
+        if self.task is not None:
+            await self.task
+
+    def next_tick(self) -> float:
+        now = time.monotonic()
+        if self.flush_s <= 0:
+            return now
+        return self.origin + math.ceil((now - self.origin) / self.flush_s) * self.flush_s
+
+    async def run(self) -> None:
+        while True:
+            self.wake.clear()
+            if not self.queue:
+                if self.closing:
+                    break
+                # Idle: no wake-up every tick, only when a turn arrives (it then waits for the next tick).
+                await self.wake.wait()
+                continue
+            reason = "stop" if self.closing else "full" if len(self.queue) >= self.batch_max else "tick"
+            if reason == "tick":
+                delay = self.next_tick() - time.monotonic()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                    if self.closing or len(self.queue) >= self.batch_max:
+                        continue  # woken early: flush for that reason instead
+            self.flush(reason)
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight, return_exceptions=True)
+
+    def flush(self, reason: str) -> None:
+        """Send the queue as requests of at most batch_max items; on a "full" flush only full ones (the
+        rest waits for the tick)."""
+        while self.queue and (reason != "full" or len(self.queue) >= self.batch_max):
+            batch, self.queue = self.queue[: self.batch_max], self.queue[self.batch_max :]
+            batch = [(item, future) for item, future in batch if not future.done()]  # cancelled meanwhile
+            if not batch:
+                continue
+            # Not awaited: a slow answer must not hold back the other calls' turns, as with a dialer.
+            task = asyncio.create_task(self.post(batch, reason))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def post(self, batch: list[Pending], reason: str) -> None:
+        sent = time.monotonic()
+        conversations = [item["conversation"] for item, _ in batch]
+        try:
+            response = await self.sessions.post(
+                next(self.rotation), self.team, BATCH_PATH, {"turns": [item for item, _ in batch]}
+            )
+            request_status = str(response.status_code)
+            statuses = item_statuses(response, conversations)
+        except Exception as exc:  # whatever it is, no conversation may be left waiting for its answer
+            request_status = status_of(exc)
+            statuses = [request_status] * len(batch)
+        arrived = time.monotonic()
+        self.stats.batches.append(BatchRecord(sent, len(batch), request_status, arrived - sent, reason))
+        for (_, future), status in zip(batch, statuses, strict=True):
+            if not future.done():
+                future.set_result((status, arrived))
+
+
 class Load:
     def __init__(self, args: argparse.Namespace, sessions: Sessions, stats: Stats) -> None:
         self.args = args
@@ -258,6 +412,26 @@ class Load:
         self.teams: dict[int, str] = {}  # every conversation opened -> its team (whose token reads it)
         self.sockets: dict[int, Any] = {}  # conversation id -> its current websocket
         self.run_id = f"{time.time_ns():x}"  # external ids stay new even when --seed repeats a run
+        self.batchers: dict[str, TurnBatcher] = {}  # --ingest batch: team -> its batcher
+
+    def batcher(self, team: str) -> TurnBatcher:
+        """The team's batcher, started with its first turn (a batch carries one team's token)."""
+        batcher = self.batchers.get(team)
+        if batcher is None:
+            batcher = TurnBatcher(
+                team,
+                self.sessions,
+                self.stats,
+                flush_s=self.args.flush_ms / 1000,
+                batch_max=self.args.batch_max,
+                first_client=len(self.batchers),
+            )
+            self.batchers[team] = batcher
+            batcher.start()
+        return batcher
+
+    async def stop_batchers(self) -> None:
+        await asyncio.gather(*(batcher.stop() for batcher in self.batchers.values()))
 
     # One slot keeps one conversation live at all times: the next one opens when the last one closes.
     async def slot(self, slot: int) -> None:
@@ -401,12 +575,16 @@ class Load:
         started = time.monotonic()
         record = TurnRecord(conversation_id, index, started, measured=self.stats.in_window(started))
         self.stats.records[(conversation_id, index)] = record
+        body = {"speaker": turn["speaker"], "text": turn["text"], "index": index}
+        if self.args.ingest == "batch":
+            # `started` stays the hand-over to the batcher: the latencies include the wait for the flush.
+            record.status, record.posted = await self.batcher(team).submit(
+                {"conversation": conversation_id, **body}
+            )
+            return record if record.status in ("200", "201") else None
         try:
             response = await self.sessions.post(
-                slot,
-                team,
-                f"/api/v1/conversations/{conversation_id}/turns/",
-                {"speaker": turn["speaker"], "text": turn["text"], "index": index},
+                slot, team, f"/api/v1/conversations/{conversation_id}/turns/", body
             )
             record.status = str(response.status_code)
         except httpx2.HTTPError as exc:
@@ -739,6 +917,33 @@ def paused_workers(config: Config, nodes: list[str]) -> Iterator[None]:
 # --- The run --------------------------------------------------------------------------------------------
 
 
+def batch_figures(stats: Stats, args: argparse.Namespace, seconds: float) -> dict[str, Any] | None:
+    """--ingest batch: the requests sent in the window (by when they were sent). Their statuses are the
+    requests' own; the items' are in errors.turn_post_status, as in the per-turn mode."""
+    if args.ingest != "batch":
+        return None
+    window = [b for b in stats.batches if stats.in_window(b.started)]
+    sizes = [b.turns for b in window]
+    return {
+        "flush_ms": args.flush_ms,
+        "batch_max": args.batch_max,
+        "batches_posted": len(window),
+        "batches_posted_total": len(stats.batches),  # the whole run, warm-up and final flush included
+        "batches_per_s": round(len(window) / seconds, 1),
+        "turns_per_batch": {
+            "mean": round(statistics.fmean(sizes), 1),
+            "p50": statistics.median(sizes),
+            "max": max(sizes),
+        }
+        if sizes
+        else None,
+        "flushed_by": dict(Counter(b.reason for b in window)),
+        "request_status": dict(Counter(b.status for b in window)),
+        # The request alone, without the wait in the queue that the turns' post_response includes.
+        "request_ms": percentiles([b.elapsed * 1000 for b in window if b.status == "200"]),
+    }
+
+
 def summarise(
     stats: Stats, sampler: Sampler, args: argparse.Namespace, verified: tuple[int, int], **extra: Any
 ) -> dict[str, Any]:
@@ -767,6 +972,7 @@ def summarise(
     return {
         "benchmark": "load",
         "pace": args.pace,
+        "ingest": args.ingest,
         "mean_gap_s": args.mean_gap if args.pace == "human" else None,
         "conversations": args.conversations,
         "duration_s": args.duration,
@@ -775,6 +981,7 @@ def summarise(
         "web_processes": len(sampler.groups["web"]),
         "worker_processes": len(sampler.groups["worker"]),
         "extra_worker_concurrency": args.worker_concurrency if args.add_workers else None,
+        "batch": batch_figures(stats, args, seconds),
         "turns_posted": len(ok),
         "turns_posted_per_s": per_second(
             [r.posted for r in every if r.posted and r.status in ("200", "201")]
@@ -837,11 +1044,12 @@ async def progress(stats: Stats, sampler: Sampler, stop: asyncio.Event, every: f
         rss = sampler.samples[-1][1] if sampler.samples else {}
         errors = sum(1 for r in records if r.status not in ("200", "201", ""))
         elapsed = now - last_t
+        batches = f"batches {len(stats.batches)} " if stats.batches else ""
         say(
             f"t={now - stats.started:5.0f}s posted {posted:6d} ({(posted - last_posted) / elapsed:6.1f}/s) "
             f"scored {scored:6d} ({(scored - last_scored) / elapsed:6.1f}/s) "
             f"in flight {posted - scored:4d} score p50 {figures['p50']:6.0f} p99 {figures['p99']:6.0f} ms "
-            f"errors {errors} disconnects {stats.ws_disconnects} "
+            f"{batches}errors {errors} disconnects {stats.ws_disconnects} "
             f"rss web {rss.get('web', 0):.0f} MB worker {rss.get('worker', 0):.0f} MB"
         )
         last_t, last_posted, last_scored = now, posted, scored
@@ -879,6 +1087,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             say(
                 f"{args.conversations} conversations, pace {args.pace}"
                 + (f" (a turn every {args.mean_gap:g} s each)" if args.pace == "human" else " (closed loop)")
+                + (
+                    f", turns in batches (every {args.flush_ms:g} ms, at most {args.batch_max})"
+                    if args.ingest == "batch"
+                    else ""
+                )
                 + f", {args.duration:g} s against {', '.join(urls)}"
             )
             slots = [asyncio.create_task(load.slot(i)) for i in range(args.conversations)]
@@ -886,6 +1099,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             load.stopping.set()
             say("stopping: waiting for the pushes still on their way, then closing the conversations")
             await asyncio.wait(slots, timeout=args.turn_timeout + 30)
+            # The slots have posted their last turns: what a batcher still holds goes out, then it ends.
+            await load.stop_batchers()
             verified = await load.verify_unscored()
             sampling.set()
             for task in [*background, *slots]:
@@ -909,6 +1124,14 @@ def print_table(result: dict[str, Any]) -> None:
         f"{result['conversations']} conversations, pace {result['pace']}, {result['duration_s']} s: "
         f"{result['turns_posted_per_s']} turns posted/s, {result['turns_scored_per_s']} scored/s"
     )
+    batch = result.get("batch")
+    if batch:
+        sizes = batch["turns_per_batch"] or {"mean": 0, "max": 0}
+        print(
+            f"  batches: {batch['batches_posted']} ({batch['batches_per_s']}/s), turns per batch mean "
+            f"{sizes['mean']} max {sizes['max']}, flushed by {batch['flushed_by']}, "
+            f"request status {batch['request_status']}"
+        )
     for kind, figures in result["latency_ms"].items():
         if figures:
             print(
@@ -935,6 +1158,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--pace", choices=("human", "full"), default="human")
+    parser.add_argument(
+        "--ingest",
+        choices=("turn", "batch"),
+        default="turn",
+        help="turn: one POST per turn (default); batch: each team's turns flushed together to "
+        f"{BATCH_PATH}, as a dialer integration streams many calls",
+    )
+    parser.add_argument(
+        "--flush-ms",
+        type=float,
+        default=20,
+        help="batch ingest: milliseconds between a team's flushes (20; 0: as soon as a turn is queued)",
+    )
+    parser.add_argument(
+        "--batch-max",
+        type=int,
+        default=200,
+        help=f"batch ingest: turns per request at most, flushed at once when waiting (200; 1..{BATCH_LIMIT})",
+    )
     parser.add_argument("--conversations", type=int, default=100, help="live conversations at once (100)")
     parser.add_argument(
         "--duration", type=float, default=120, help="seconds of posting (120; 600 for a soak)"
@@ -994,6 +1236,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.seed = int(time.time())
     if args.warmup >= args.duration:
         parser.error("--warmup must be shorter than --duration")
+    if not 1 <= args.batch_max <= BATCH_LIMIT:
+        parser.error(f"--batch-max must be within 1..{BATCH_LIMIT} (what the batch endpoint accepts)")
+    if args.flush_ms < 0:
+        parser.error("--flush-ms must not be negative")
     return args
 
 

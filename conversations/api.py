@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from salesrl.api_errors import DomainError, ErrorSerializer
-from salesrl.ratelimit import IngestThrottle
+from salesrl.api_errors import DomainError, ErrorSerializer, error_body
+from salesrl.ratelimit import BatchIngestThrottle, IngestThrottle
 from salesrl.streaming import download
 
 from . import services
@@ -31,6 +31,10 @@ from .serializers import (
     ConversationDetailSerializer,
     ConversationSerializer,
     ImportReportSerializer,
+    TurnBatchInput,
+    TurnBatchItemInput,
+    TurnBatchResult,
+    TurnBatchSchema,
     TurnInput,
     conversation_snapshot,
     serialize_turns,
@@ -162,6 +166,74 @@ class TurnAppendApi(APIView):
             # A new turn has nothing attached yet; a replayed one may have its score by now.
             serialize_turns([turn], fresh=created)[0],
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class TurnBatchApi(APIView):
+    throttle_classes = [BatchIngestThrottle]
+
+    @extend_schema(
+        request=TurnBatchSchema,
+        responses={200: TurnBatchResult, **INGEST_ERRORS},
+        description="Append turns to one or many conversations in one request, e.g. an integration "
+        "that streams the transcripts of many live calls. Items are applied in order, each as "
+        "POST /conversations/{id}/turns/ would apply it: each gets its own result (201 stored, 200 a "
+        "retry of a stored turn, or its error: 400 invalid, 404 a conversation you may not see, 409 a "
+        "conflict), and a refused item changes nothing while the others are stored. Every turn counts "
+        "against the ingest rate limit.",
+    )
+    def post(self, request: Request) -> Response:
+        batch = TurnBatchInput(data=request.data)
+        batch.is_valid(raise_exception=True)
+        raw_items = batch.validated_data["turns"]
+        results: list[dict[str, Any] | None] = [None] * len(raw_items)
+        items: list[services.TurnItem] = []
+        positions: list[int] = []
+        for position, raw in enumerate(raw_items):
+            item = TurnBatchItemInput(data=raw)
+            if not item.is_valid():
+                conversation = raw.get("conversation")
+                results[position] = {
+                    # (bool is an int in Python, not in JSON)
+                    "conversation": conversation if type(conversation) is int else None,
+                    "status": 400,
+                    "error": error_body(400, "validation_error", "Invalid input.", item.errors)["error"],
+                }
+                continue
+            fields = dict(item.validated_data)
+            items.append(services.TurnItem(conversation_id=fields.pop("conversation"), **fields))
+            positions.append(position)
+        outcomes = (
+            services.append_turns(items=items, visible=Conversation.objects.visible_to(request.user))
+            if items
+            else []
+        )
+        # A new turn has nothing attached yet; a replayed one may have its score by now (one query).
+        replays = [o.turn for o in outcomes if o.turn is not None and not o.created]
+        serialized = dict(zip([id(t) for t in replays], serialize_turns(replays), strict=True))
+        fresh = [o.turn for o in outcomes if o.turn is not None and o.created]
+        serialized.update(zip([id(t) for t in fresh], serialize_turns(fresh, fresh=True), strict=True))
+        for position, item, outcome in zip(positions, items, outcomes, strict=True):
+            result: dict[str, Any] = {"conversation": item.conversation_id}
+            if outcome.error is not None:
+                error = outcome.error
+                result["status"] = error.status_code
+                result["error"] = error_body(
+                    error.status_code, error.error_code, str(error.detail), error.details
+                )["error"]
+            else:
+                assert outcome.turn is not None
+                result["status"] = 201 if outcome.created else 200
+                result["turn"] = serialized[id(outcome.turn)]
+            results[position] = result
+        statuses = [r["status"] for r in results if r is not None]
+        return Response(
+            {
+                "results": results,
+                "created": statuses.count(201),
+                "replayed": statuses.count(200),
+                "failed": sum(code >= 400 for code in statuses),
+            }
         )
 
 

@@ -10,7 +10,8 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "conversation.event"  # handled by consumers' conversation_event()
 PUSH_TIMEOUT_S = 5.0  # a push that Redis does not take in this time is given up (logged), not waited for
+PUSH_TIMEOUT_PER_EVENT_S = 0.05  # and this much more per event of a batch
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -39,28 +41,50 @@ def groups_for(*, conversation_id: int, team_id: int, rep_id: int) -> list[str]:
     return [conversation_group(conversation_id), team_group(team_id), user_group(rep_id)]
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event about a conversation, for every group watching it."""
+
+    conversation_id: int
+    team_id: int
+    rep_id: int
+    payload: dict[str, Any]
+
+
 def broadcast(*, conversation_id: int, team_id: int, rep_id: int, payload: dict[str, Any]) -> None:
-    """Send one event to every group watching the conversation.
+    """Send one event to every group watching the conversation (broadcast_many with one event)."""
+    broadcast_many([Event(conversation_id, team_id, rep_id, payload)])
+
+
+def broadcast_many(events: Sequence[Event]) -> None:
+    """Send events, in order, to every group watching their conversations: one hop onto the push loop
+    for all of them, so a batch of turns or scores costs one wake-up, not one per event.
 
     A push that fails (Redis down) is logged, not raised: the data is already stored, and a
     client that reconnects receives a fresh snapshot.
     """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not events:
         return
-    message = {"type": EVENT_TYPE, "payload": payload}
 
     async def send_all() -> None:
-        for group in groups_for(conversation_id=conversation_id, team_id=team_id, rep_id=rep_id):
-            await layer.group_send(group, message)
+        for event in events:
+            message = {"type": EVENT_TYPE, "payload": event.payload}
+            for group in groups_for(
+                conversation_id=event.conversation_id, team_id=event.team_id, rep_id=event.rep_id
+            ):
+                await layer.group_send(group, message)
 
     try:
-        run_push(send_all)
+        run_push(send_all, timeout=PUSH_TIMEOUT_S + PUSH_TIMEOUT_PER_EVENT_S * len(events))
     except Exception:
-        logger.exception("websocket push failed for conversation %s", conversation_id)
+        logger.exception(
+            "websocket push failed for conversation(s) %s",
+            ", ".join(str(c) for c in sorted({event.conversation_id for event in events})),
+        )
 
 
-def run_push(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def run_push(make: Callable[[], Coroutine[Any, Any, None]], *, timeout: float = PUSH_TIMEOUT_S) -> None:
     """Run the coroutine `make()` to completion from synchronous code.
 
     Inside a view of the ASGI server, on the server's own event loop (asgiref finds it). Elsewhere (a
@@ -71,7 +95,7 @@ def run_push(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
     if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
         async_to_sync(make)()
     else:
-        _push_loop.run(make(), timeout=PUSH_TIMEOUT_S)
+        _push_loop.run(make(), timeout=timeout)
 
 
 class _PushLoop:

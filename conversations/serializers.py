@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -132,6 +133,45 @@ class TurnInput(serializers.Serializer):
         default="",
         help_text="Idempotency key; the Idempotency-Key header does the same.",
     )
+
+
+class TurnBatchItemInput(TurnInput):
+    conversation = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The conversation's id."
+    )
+
+
+class TurnBatchInput(serializers.Serializer):
+    """The batch as parsed: each item is validated on its own (TurnBatchItemInput), so one bad item
+    is reported in its result instead of refusing the batch."""
+
+    turns = serializers.ListField(child=serializers.DictField(), min_length=1)
+
+    def validate_turns(self, turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        limit = settings.SALESRL_MAX_BATCH_TURNS
+        if len(turns) > limit:
+            raise serializers.ValidationError(f"At most {limit} turns per batch (SALESRL_MAX_BATCH_TURNS).")
+        return turns
+
+
+class TurnBatchSchema(serializers.Serializer):
+    """The batch as documented in the OpenAPI schema."""
+
+    turns = TurnBatchItemInput(many=True, help_text="1 to SALESRL_MAX_BATCH_TURNS (default 500) turns.")
+
+
+class TurnBatchResultItem(serializers.Serializer):
+    conversation = serializers.IntegerField(allow_null=True)
+    status = serializers.IntegerField(help_text="201 stored, 200 a retry of a stored turn, 4xx refused.")
+    turn = serializers.DictField(required=False, help_text="The stored turn (201 and 200).")
+    error = serializers.DictField(required=False, help_text="Why not (4xx): the API's error object.")
+
+
+class TurnBatchResult(serializers.Serializer):
+    results = TurnBatchResultItem(many=True, help_text="One per item, in the order of the request.")
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    failed = serializers.IntegerField()
 
 
 class CloseInput(serializers.Serializer):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -39,7 +40,7 @@ from .models import (
     token_team_id,
 )
 from .serializers import serialize_turns
-from .signals import conversation_closed, conversations_imported, turn_appended
+from .signals import conversation_closed, conversations_imported, turns_appended
 from .text import clean_turn_text
 
 
@@ -62,11 +63,20 @@ def can_manage_team(user: AbstractBaseUser, team: Team) -> bool:
 
 
 def _broadcast(conversation: Conversation, payload: dict[str, Any]) -> None:
-    realtime.broadcast(
-        conversation_id=conversation.pk,
-        team_id=conversation.team_id,
-        rep_id=conversation.rep_id,
-        payload={"conversation_id": conversation.pk, **payload},
+    _broadcast_all([(conversation, payload)])
+
+
+def _broadcast_all(pushes: Sequence[tuple[Conversation, dict[str, Any]]]) -> None:
+    realtime.broadcast_many(
+        [
+            realtime.Event(
+                conversation_id=conversation.pk,
+                team_id=conversation.team_id,
+                rep_id=conversation.rep_id,
+                payload={"conversation_id": conversation.pk, **payload},
+            )
+            for conversation, payload in pushes
+        ]
     )
 
 
@@ -121,7 +131,168 @@ def _same_turn(turn: Turn, *, speaker: str, text: str) -> bool:
     return turn.speaker == speaker and turn.text == text
 
 
+@dataclass(frozen=True)
+class TurnItem:
+    """One turn to append: the fields of the API's TurnInput, already validated and cleaned."""
+
+    conversation_id: int
+    speaker: str
+    text: str
+    index: int | None = None
+    ts: dt.datetime | None = None
+    duration_s: float | None = None
+    client_key: str = ""
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What became of one TurnItem: the stored turn (created now, or the one a retry matches), or why not."""
+
+    turn: Turn | None
+    created: bool = False
+    error: DomainError | None = None
+
+
 @transaction.atomic
+def append_turns(*, items: Sequence[TurnItem], visible: ConversationQuerySet) -> list[Appended]:
+    """Store turns of open conversations, in the order given (several per conversation, many
+    conversations). Returns one Appended per item, in order.
+
+    Each item follows the rules of append_turn on its own: a conversation outside `visible` is
+    not found, a retry (the same client_key, or the same index with the same speaker and text)
+    returns the stored turn, a conflict (a taken or skipped index, a reused key, a closed
+    conversation) is refused with its DomainError and changes nothing; the other items are stored
+    all the same. The cost is per batch, not per turn: one lock statement for every conversation,
+    one count, one INSERT.
+    """
+    ids = sorted({item.conversation_id for item in items})
+    # The row locks serialise appends to a conversation, so indexes never race; taken in id order so
+    # two batches touching the same conversations cannot deadlock.
+    locked = {
+        conversation.pk: conversation
+        for conversation in Conversation.objects.select_for_update()
+        .filter(pk__in=visible.filter(pk__in=ids).values("pk"))
+        .order_by("pk")
+    }
+    next_index = dict.fromkeys(locked, 0)
+    counts = (
+        Turn.objects.filter(conversation_id__in=locked).values_list("conversation_id").annotate(n=Count("id"))
+    )
+    next_index.update(dict(counts))
+    # Turns a retry may match, keyed (conversation, client key) and (conversation, index): read once.
+    keys = {(item.conversation_id, item.client_key) for item in items if item.client_key}
+    indexes = {
+        (item.conversation_id, item.index)
+        for item in items
+        if item.index is not None
+        and item.conversation_id in locked
+        and item.index < next_index[item.conversation_id]
+    }
+    by_key: dict[tuple[int, str], Turn] = {}
+    by_index: dict[tuple[int, int], Turn] = {}
+    if keys or indexes:
+        wanted = Q()
+        for conversation_id, key in keys:
+            wanted |= Q(conversation_id=conversation_id, client_key=key)
+        for conversation_id, index in indexes:
+            wanted |= Q(conversation_id=conversation_id, index=index)
+        for stored in Turn.objects.filter(wanted, conversation_id__in=locked):
+            by_index[(stored.conversation_id, stored.index)] = stored
+            if stored.client_key:
+                by_key[(stored.conversation_id, stored.client_key)] = stored
+
+    outcomes: list[Appended] = []
+    new: list[Turn] = []
+    for item in items:
+        conversation = locked.get(item.conversation_id)
+        if conversation is None:
+            outcomes.append(
+                Appended(None, error=DomainError("Not found.", code="not_found", status_code=404))
+            )
+            continue
+        outcome = _append_one(item, conversation, next_index, by_key, by_index)
+        if outcome.created:
+            assert outcome.turn is not None
+            new.append(outcome.turn)
+            next_index[conversation.pk] += 1
+            by_index[(conversation.pk, outcome.turn.index)] = outcome.turn
+            if item.client_key:
+                by_key[(conversation.pk, item.client_key)] = outcome.turn
+        outcomes.append(outcome)
+    if new:
+        Turn.objects.bulk_create(new)
+        pushes = [
+            (locked[turn.conversation_id], {"type": "turn", "turn": payload})
+            for turn, payload in zip(new, serialize_turns(new, fresh=True), strict=True)
+        ]
+        transaction.on_commit(partial(_broadcast_all, pushes))
+        turns_appended.send(sender=Turn, turns=new)
+    return outcomes
+
+
+def _append_one(
+    item: TurnItem,
+    conversation: Conversation,
+    next_index: dict[int, int],
+    by_key: dict[tuple[int, str], Turn],
+    by_index: dict[tuple[int, int], Turn],
+) -> Appended:
+    """The outcome of one item against what is stored (and what this batch stored before it)."""
+    if item.client_key:
+        replay = by_key.get((conversation.pk, item.client_key))
+        if replay is not None:
+            if not _same_turn(replay, speaker=item.speaker, text=item.text):
+                return Appended(
+                    None,
+                    error=DomainError(
+                        "This client_key was already used for a different turn.",
+                        code="idempotency_key_reused",
+                        details={"index": replay.index},
+                    ),
+                )
+            return Appended(replay)
+    expected = next_index[conversation.pk]
+    if item.index is not None and item.index < expected:
+        stored = by_index[(conversation.pk, item.index)]
+        if _same_turn(stored, speaker=item.speaker, text=item.text):
+            return Appended(stored)
+        return Appended(
+            None,
+            error=DomainError(
+                f"Turn {item.index} already exists with different content.",
+                code="turn_index_taken",
+                details={"next_index": expected},
+            ),
+        )
+    if item.index is not None and item.index > expected:
+        return Appended(
+            None,
+            error=DomainError(
+                f"Turn index {item.index} is out of order: the next index is {expected}.",
+                code="out_of_order",
+                details={"next_index": expected},
+            ),
+        )
+    if not conversation.is_open:
+        return Appended(
+            None,
+            error=DomainError(
+                f"The conversation is closed ({conversation.status}); no turns can be added.",
+                code="conversation_closed",
+            ),
+        )
+    turn = Turn(
+        conversation=conversation,
+        index=expected,
+        speaker=item.speaker,
+        text=item.text,
+        ts=item.ts,
+        duration_s=item.duration_s,
+        client_key=item.client_key,
+    )
+    return Appended(turn, created=True)
+
+
 def append_turn(
     *,
     conversation: Conversation,
@@ -135,58 +306,16 @@ def append_turn(
     """Store the next turn of an open conversation. Returns (turn, created).
 
     Idempotent: a retry carrying the same client_key, or the same index with the same speaker
-    and text, returns the stored turn with created=False. `text` must already be cleaned
-    (clean_turn_text). On commit the turn is pushed to websockets and `turn_appended` receivers
-    (scoring) schedule their work.
+    and text, returns the stored turn with created=False; a conflict raises its DomainError and
+    changes nothing. `text` must already be cleaned (clean_turn_text). On commit the turn is
+    pushed to websockets and `turns_appended` receivers (scoring) schedule their work.
     """
-    # The row lock serialises appends to one conversation, so indexes never race.
-    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-    if client_key:
-        replay = locked.turns.filter(client_key=client_key).first()
-        if replay is not None:
-            if not _same_turn(replay, speaker=speaker, text=text):
-                raise DomainError(
-                    "This client_key was already used for a different turn.",
-                    code="idempotency_key_reused",
-                    details={"index": replay.index},
-                )
-            return replay, False
-
-    next_index = locked.turns.count()
-    if index is not None and index < next_index:
-        stored = locked.turns.get(index=index)
-        if _same_turn(stored, speaker=speaker, text=text):
-            return stored, False
-        raise DomainError(
-            f"Turn {index} already exists with different content.",
-            code="turn_index_taken",
-            details={"next_index": next_index},
-        )
-    if index is not None and index > next_index:
-        raise DomainError(
-            f"Turn index {index} is out of order: the next index is {next_index}.",
-            code="out_of_order",
-            details={"next_index": next_index},
-        )
-    if not locked.is_open:
-        raise DomainError(
-            f"The conversation is closed ({locked.status}); no turns can be added.",
-            code="conversation_closed",
-        )
-
-    turn = Turn.objects.create(
-        conversation=locked,
-        index=next_index,
-        speaker=speaker,
-        text=text,
-        ts=ts,
-        duration_s=duration_s,
-        client_key=client_key,
-    )
-    push = {"type": "turn", "turn": serialize_turns([turn], fresh=True)[0]}
-    transaction.on_commit(partial(_broadcast, locked, push))
-    turn_appended.send(sender=Turn, turn=turn)
-    return turn, True
+    item = TurnItem(conversation.pk, speaker, text, index, ts, duration_s, client_key)
+    (outcome,) = append_turns(items=[item], visible=Conversation.objects.all())
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.turn is not None
+    return outcome.turn, outcome.created
 
 
 @transaction.atomic

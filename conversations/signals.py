@@ -1,7 +1,8 @@
 """Signals other apps listen to, so conversations never imports them.
 
-turn_appended(turn): sent inside the transaction that stored a new live turn. Receivers that start
-work (scoring) must schedule it with transaction.on_commit so it never sees an uncommitted row.
+turns_appended(turns): sent inside the transaction that stored new live turns (one, or a batch from
+the batch API, in order). Receivers that start work (scoring) must schedule it with
+transaction.on_commit so it never sees an uncommitted row.
 
 conversation_closed(conversation): sent inside the transaction that recorded the outcome.
 
@@ -11,6 +12,6 @@ conversations (history: they are neither pushed nor scored live).
 
 from django.dispatch import Signal
 
-turn_appended = Signal()
+turns_appended = Signal()
 conversation_closed = Signal()
 conversations_imported = Signal()

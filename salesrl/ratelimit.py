@@ -60,7 +60,11 @@ def _window(rate: Rate) -> tuple[int, int]:
 
 
 def hit(scope: str, key: str, rate: Rate | None, *, cost: int = 1) -> Verdict:
-    """Count one request of `key` in `scope`; whether it is within `rate`."""
+    """Count a request of `key` in `scope` as `cost` requests; whether it is within `rate`.
+
+    A refused request of cost 1 still counts (hammering keeps the window full); a refused batch (cost
+    above 1) gives its count back, so a batch too large for what is left of the window does not use it
+    up for the smaller ones that would fit."""
     if rate is None:
         return Verdict(True, 0, 0)
     window, retry = _window(rate)
@@ -69,6 +73,8 @@ def hit(scope: str, key: str, rate: Rate | None, *, cost: int = 1) -> Verdict:
         # add() sets the expiry once; incr() is atomic in Redis, so concurrent requests never lose a count.
         cache.add(cache_key, 0, timeout=rate.period_s + 1)
         count = cache.incr(cache_key, cost)
+        if count > rate.limit and cost > 1:
+            cache.decr(cache_key, cost)
     except Exception as exc:  # cache down: let the request through
         logger.warning("rate limit %s not checked (cache unavailable: %s)", scope, exc)
         return Verdict(True, 0, 0)
@@ -116,8 +122,20 @@ class IngestThrottle:
         auth = getattr(request, "auth", None)
         token_id = getattr(auth, "pk", None)
         key = f"token-{token_id}" if token_id is not None else f"user-{request.user.pk}"
-        self.verdict = hit("ingest", key, configured("SALESRL_RATE_LIMIT_INGEST"))
+        self.verdict = hit("ingest", key, configured("SALESRL_RATE_LIMIT_INGEST"), cost=self.cost(request))
         return self.verdict.allowed
+
+    def cost(self, request) -> int:  # type: ignore[no-untyped-def]
+        return 1
 
     def wait(self) -> float:
         return float(self.verdict.retry_after_s)
+
+
+class BatchIngestThrottle(IngestThrottle):
+    """The ingest limit for the batch API: each turn of a batch counts as one request would."""
+
+    def cost(self, request) -> int:  # type: ignore[no-untyped-def]
+        data = request.data  # a malformed body raises its 400 here, before anything is counted
+        turns = data.get("turns") if isinstance(data, dict) else None
+        return max(1, len(turns)) if isinstance(turns, list) else 1

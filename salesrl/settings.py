@@ -205,10 +205,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ALWAYS_EAGER = envbool("SALESRL_CELERY_EAGER", False)
 # Scores before everything else: with Redis, kombu keeps one list per priority step and workers read
-# priority 0 first. scoring.score_turn is sent at 0, every other task at 6, so under load guidance
+# priority 0 first. scoring.score_turn(s) is sent at 0, every other task at 6, so under load guidance
 # and summaries wait for the workers, not the probabilities behind them. (Routes, not
 # task_default_priority: a default is set on the task before routing and wins over the route.)
-CELERY_TASK_ROUTES = {"scoring.score_turn": {"priority": 0}, "*": {"priority": 6}}
+CELERY_TASK_ROUTES = {
+    "scoring.score_turn": {"priority": 0},
+    "scoring.score_turns": {"priority": 0},
+    "*": {"priority": 6},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # With Redis, the unacknowledged message of a worker whose main process died comes back only after
     # this many seconds (kombu's default is an hour). It must stay above the longest task's run time
@@ -230,6 +234,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 SALESRL_SWEEP_AFTER_S = envint("SALESRL_SWEEP_AFTER_S", 30, minimum=1)
 SALESRL_SWEEP_EVERY_S = envint("SALESRL_SWEEP_EVERY_S", 15, minimum=1)
 SALESRL_SWEEP_BATCH = envint("SALESRL_SWEEP_BATCH", 500, minimum=1)
+# Turns per scoring task when the batch API stores many at once: larger shares more work per task
+# (one embedding lookup, one lock statement, one write), smaller lets more worker processes share it.
+SALESRL_SCORE_BATCH = envint("SALESRL_SCORE_BATCH", 50, minimum=1, maximum=1_000)
 # A live conversation's summary (team views, library) is refreshed at most once per this many seconds
 # (coaching.receivers.request_live_summary); 0 refreshes it after every turn.
 SALESRL_SUMMARY_DELAY_S = envint("SALESRL_SUMMARY_DELAY_S", 5, minimum=0, maximum=3600)
@@ -283,13 +290,16 @@ SPECTACULAR_SETTINGS = {
 # Longest turn text the API accepts, in characters. A transcript segment longer than this is
 # almost certainly a whole call pasted by mistake; it is refused with a 400, not truncated.
 SALESRL_MAX_TURN_CHARS = envint("SALESRL_MAX_TURN_CHARS", 10_000, minimum=100, maximum=1_000_000)
+# Turns per request of the batch API (POST /api/v1/turns/); the body limit below bounds it as well.
+SALESRL_MAX_BATCH_TURNS = envint("SALESRL_MAX_BATCH_TURNS", 500, minimum=1, maximum=10_000)
 # Replace email addresses, phone numbers and payment card numbers in turn text with [email], [phone]
 # and [card] before the turn is stored (and so before it is scored, searched or exported). Off by
 # default: redaction cannot be undone, and a team that needs the details keeps them.
 SALESRL_REDACT_PII = envbool("SALESRL_REDACT_PII", False)
 # Rate limits ('600/minute', '20/s', '10/15min' or 'off'), counted in Redis; they fail open when Redis
 # is down. Ingest (creating conversations, appending turns, closing, importing) is per API token or
-# user: 3,000 a minute is a 50-rep team posting a turn every second each. Sign-in failures are per
+# user, and counts every turn of a batch: 3,000 a minute is a 50-rep team posting a turn every second
+# each. Sign-in failures are per
 # username and address, and per address; over the limit the sign-in page refuses with 429.
 SALESRL_RATE_LIMIT_INGEST = env("SALESRL_RATE_LIMIT_INGEST", "3000/minute")
 SALESRL_RATE_LIMIT_LOGIN = env("SALESRL_RATE_LIMIT_LOGIN", "10/15min")

@@ -7,9 +7,9 @@ class ScoringConfig(AppConfig):
 
     def ready(self) -> None:
         from conversations.serializers import register_turn_extra
-        from conversations.signals import turn_appended
+        from conversations.signals import turns_appended
 
         from . import receivers, services
 
-        turn_appended.connect(receivers.schedule_scoring, dispatch_uid="scoring.schedule_scoring")
+        turns_appended.connect(receivers.schedule_scoring, dispatch_uid="scoring.schedule_scoring")
         register_turn_extra("score", services.latest_scores_for_turns)

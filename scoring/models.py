@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from pgvector.django import HalfVectorField, HnswIndex, L2Distance
+from pgvector.django import HalfVectorField, HnswIndex
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -143,24 +144,49 @@ class Score(models.Model):
 
 class TrainingStateQuerySet(models.QuerySet["TrainingState"]):
     def nearest(self, *, model_id: int, bucket: int, vector: list[float], k: int) -> list[tuple[float, bool]]:
-        """(distance, converted) of the k training states of `model_id` in `bucket` nearest to `vector`.
+        """(distance, converted) of the k training states of `model_id` in `bucket` nearest to `vector`."""
+        return self.nearest_many(model_id=model_id, queries=[(bucket, vector)], k=k)[0]
+
+    def nearest_many(
+        self, *, model_id: int, queries: Sequence[tuple[int, list[float]]], k: int
+    ) -> list[list[tuple[float, bool]]]:
+        """For each (bucket, vector): (distance, converted) of the k training states of `model_id` in that
+        bucket nearest to the vector, nearest first. One statement for all: a LATERAL join runs one HNSW
+        index scan per query vector.
 
         HNSW with a filter returns fewer than k rows unless the scan is iterative (pgvector >= 0.8); see
         shared/STACK.md. SET LOCAL needs a transaction, so the query runs in its own savepoint.
         """
+        if not queries:
+            return []
+        table = self.model._meta.db_table
+        literals = ["[" + ",".join(repr(float(v)) for v in vector) + "]" for _, vector in queries]
         with transaction.atomic(), connection.cursor() as cursor:
             # One round trip for both (no parameters: an int from the settings, checked there).
             cursor.execute(
                 "SET LOCAL hnsw.iterative_scan = strict_order; "
                 f"SET LOCAL hnsw.ef_search = {int(settings.SALESRL_HNSW_EF_SEARCH)}"
             )
-            rows = (
-                self.filter(model_id=model_id, bucket=bucket)
-                .annotate(distance=L2Distance("vector", vector))
-                .order_by("distance")
-                .values_list("distance", "converted")[:k]
+            cursor.execute(
+                f"""
+                SELECT q.ord, n.distance, n.converted
+                FROM unnest(%s::int[], %s::halfvec({SIMILARITY_DIM})[])
+                    WITH ORDINALITY AS q (bucket, vec, ord)
+                CROSS JOIN LATERAL (
+                    SELECT s.vector <-> q.vec AS distance, s.converted
+                    FROM {table} s
+                    WHERE s.model_id = %s AND s.bucket = q.bucket
+                    ORDER BY s.vector <-> q.vec
+                    LIMIT %s
+                ) n
+                ORDER BY q.ord, n.distance
+                """,
+                [[int(bucket) for bucket, _ in queries], literals, model_id, k],
             )
-            return [(float(distance), bool(converted)) for distance, converted in rows]
+            found: list[list[tuple[float, bool]]] = [[] for _ in queries]
+            for ordinal, distance, converted in cursor.fetchall():
+                found[ordinal - 1].append((float(distance), bool(converted)))
+            return found
 
 
 class TrainingState(models.Model):

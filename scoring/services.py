@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ import numpy as np
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -25,7 +25,7 @@ from conversations.models import Conversation, ConversationStatus, Turn
 from salesrl.db import create_or_get_raced
 
 from .ml.attribution import Moved, what_moved
-from .ml.confidence import NEIGHBOURS, NeighbourIndex, position_bucket, unseen_word_rates
+from .ml.confidence import NEIGHBOURS, ConfidenceModel, NeighbourIndex, position_bucket, unseen_word_rates
 from .ml.embeddings import (
     LOCAL_BACKEND,
     LOCAL_EMBEDDER_NAME,
@@ -61,7 +61,10 @@ class TurnScorer(Protocol):
 
     version: str
 
-    def score(self, turn: Turn) -> ScoreResult: ...
+    def score_many(self, turns: Sequence[Turn]) -> list[ScoreResult]:
+        """One result per turn, in order. The turns may belong to several conversations; several of one
+        conversation come in index order."""
+        ...
 
 
 class BaselineScorer:
@@ -75,6 +78,9 @@ class BaselineScorer:
 
     def __init__(self, problem: str = "") -> None:
         self.problem = problem
+
+    def score_many(self, turns: Sequence[Turn]) -> list[ScoreResult]:
+        return [self.score(turn) for turn in turns]
 
     def score(self, turn: Turn) -> ScoreResult:
         conversation = turn.conversation
@@ -109,28 +115,74 @@ class ModelScorer:
         self.version = model.version
 
     def score(self, turn: Turn) -> ScoreResult:
+        return self.score_many([turn])[0]
+
+    def score_many(self, turns: Sequence[Turn]) -> list[ScoreResult]:
+        """Fold each conversation's new turns into its stored encoder and predict after each.
+
+        One transaction for the batch: one locking read of the conversations' encoder rows, one
+        embedding lookup (and one batch of new embeddings) for every text, one write of the rows.
+        A turn already folded in (a redelivered task, or a later turn that caught up first) replays its
+        prefix from scratch without touching the stored state; a turn whose predecessors are not folded
+        in yet folds them in first.
+        """
+        by_conversation: dict[int, list[Turn]] = {}
+        for turn in sorted(turns, key=lambda t: (t.conversation_id, t.index)):
+            by_conversation.setdefault(turn.conversation_id, []).append(turn)
+        folded: dict[int, _Folded] = {}  # turn pk -> what its prediction saw
         with transaction.atomic():
-            row, _ = ConversationState.objects.select_for_update().get_or_create(
-                conversation_id=turn.conversation_id, model_version=self.version
+            rows = self._locked_states(list(by_conversation))
+            plans = [
+                _FoldPlan.of(rows[conversation_id], conversation_turns)
+                for conversation_id, conversation_turns in by_conversation.items()
+            ]
+            _read_missing_turns(plans)
+            vectors = iter(embed_texts([t.text for plan in plans for t in plan.texts()], self.embedder))
+            changed = []
+            for plan in plans:
+                row = plan.row
+                if plan.forward:
+                    encoder = (
+                        StateEncoder.from_dict(self.model.spec, row.encoder)
+                        if row.turns_seen
+                        else StateEncoder(self.model.spec)
+                    )
+                    steps = self._fold(encoder, plan.forward, vectors)
+                    if steps[0].before is None and row.turns_seen:
+                        steps[0].before = decode_static(row.encoder.get("last_static"))
+                    folded.update(
+                        {t.pk: f for t, f in zip(plan.forward, steps, strict=True) if t.pk in plan.wanted}
+                    )
+                    # The last static state rides along so the next turn can say what moved its probability.
+                    row.encoder = {**encoder.to_dict(), "last_static": encode_static(steps[-1].static)}
+                    row.turns_seen = encoder.turns_seen
+                    row.updated_at = timezone.now()
+                    changed.append(row)
+                for replayed, prefix in plan.replays:
+                    steps = self._fold(StateEncoder(self.model.spec), prefix, vectors)
+                    folded[replayed.pk] = steps[-1]
+            if changed:
+                ConversationState.objects.bulk_update(changed, ["encoder", "turns_seen", "updated_at"])
+        return [self._result(folded[turn.pk], turn) for turn in turns]
+
+    def _locked_states(self, conversation_ids: list[int]) -> dict[int, ConversationState]:
+        """The encoder rows of these conversations for this model, locked (created when missing)."""
+        rows = (
+            ConversationState.objects.select_for_update()
+            .filter(model_version=self.version)
+            .order_by("conversation_id")
+        )
+        found = {row.conversation_id: row for row in rows.filter(conversation_id__in=conversation_ids)}
+        missing = [c for c in conversation_ids if c not in found]
+        if missing:
+            ConversationState.objects.bulk_create(
+                [ConversationState(conversation_id=c, model_version=self.version) for c in missing],
+                ignore_conflicts=True,
             )
-            if row.turns_seen > turn.index:
-                # Already folded in (a redelivered task, or a later turn caught up first): replay the
-                # prefix from scratch rather than touch the stored state.
-                folded = self._fold(StateEncoder(self.model.spec), turn, start=0)
-            else:
-                encoder = (
-                    StateEncoder.from_dict(self.model.spec, row.encoder)
-                    if row.turns_seen
-                    else StateEncoder(self.model.spec)
-                )
-                folded = self._fold(encoder, turn, start=row.turns_seen)
-                if folded.before is None and row.turns_seen:
-                    folded.before = decode_static(row.encoder.get("last_static"))
-                # The last static state rides along so the next turn can say what moved its probability.
-                row.encoder = {**folded.encoder.to_dict(), "last_static": encode_static(folded.static)}
-                row.turns_seen = folded.encoder.turns_seen
-                row.updated_at = timezone.now()
-                row.save(update_fields=["encoder", "turns_seen", "updated_at"])
+            found.update({row.conversation_id: row for row in rows.filter(conversation_id__in=missing)})
+        return found
+
+    def _result(self, folded: _Folded, turn: Turn) -> ScoreResult:
         heads = folded.prediction.head_probs[0]
         raw = float(folded.prediction.probability[0])
         details: dict[str, Any] = {
@@ -174,51 +226,116 @@ class ModelScorer:
             speaker=turn.speaker,
         )
 
-    def _fold(self, encoder: StateEncoder, turn: Turn, *, start: int) -> _Folded:
-        """Fold turns start..turn.index into `encoder`, predicting after each."""
-        turns = (
-            [turn]  # the usual live case: the state has every turn before this one
-            if start == turn.index
-            else list(
-                Turn.objects.filter(
-                    conversation_id=turn.conversation_id, index__gte=start, index__lte=turn.index
-                )
-                .order_by("index")
-                .only("index", "speaker", "text", "ts")
-            )
-        )
-        vectors = embed_texts([t.text for t in turns], self.embedder)
+    def _fold(
+        self, encoder: StateEncoder, turns: Sequence[Turn], vectors: Iterator[np.ndarray]
+    ) -> list[_Folded]:
+        """Fold `turns` (consecutive, in order) into `encoder`, predicting after each; their embeddings
+        are the next items of `vectors`."""
         reader = self.model.context.encode_one if self.model.context is not None else None
-        folded: _Folded | None = None
-        for item, vector in zip(turns, vectors, strict=True):
+        steps: list[_Folded] = []
+        for item in turns:
             static = encoder.update(
                 speaker=item.speaker,
                 text=item.text,
-                embedding=vector,
+                embedding=next(vectors),
                 ts=item.ts.timestamp() if item.ts else None,
                 context=reader,
             )
             full_state = encoder.full_state(static)
             prediction = self.model.predict(full_state[None, :])
-            folded = _Folded(
-                encoder=encoder,
-                prediction=prediction,
-                static=static,
-                full_state=full_state,
-                before=None if folded is None else folded.static,
-                raw_before=encoder.probabilities[-1] if encoder.probabilities else None,
+            steps.append(
+                _Folded(
+                    prediction=prediction,
+                    static=static,
+                    full_state=full_state,
+                    before=steps[-1].static if steps else None,
+                    raw_before=encoder.probabilities[-1] if encoder.probabilities else None,
+                )
             )
             # The raw estimate: the networks were trained reading their own uncalibrated outputs.
             encoder.record_probability(float(prediction.probability[0]))
-        assert folded is not None  # turn itself is always among `turns`
-        return folded
+        return steps
+
+
+@dataclass
+class _FoldPlan:
+    """What one conversation's encoder row needs for a batch of its turns."""
+
+    row: ConversationState
+    wanted: set[int]  # pks of the turns asked for
+    # Turns turns_seen..the last one asked for, in order: folded into the stored encoder. None marks a
+    # turn not in the batch, read from the database (_read_missing_turns).
+    forward: list[Turn]
+    forward_gaps: tuple[int, int] | None
+    # (turn, its whole prefix) for turns already folded in: replayed from scratch. The prefix is read
+    # from the database.
+    replays: list[tuple[Turn, list[Turn]]]
+
+    @classmethod
+    def of(cls, row: ConversationState, turns: list[Turn]) -> _FoldPlan:
+        ahead = [t for t in turns if t.index >= row.turns_seen]
+        behind = [t for t in turns if t.index < row.turns_seen]
+        gaps = None
+        forward: list[Turn] = []
+        if ahead:
+            indexes = {t.index for t in ahead}
+            last = ahead[-1].index
+            if len(indexes) != last - row.turns_seen + 1:
+                gaps = (row.turns_seen, last)  # some turns in between are not in the batch: read them all
+            else:
+                forward = ahead
+        return cls(
+            row=row,
+            wanted={t.pk for t in turns},
+            forward=forward,
+            forward_gaps=gaps,
+            replays=[(t, []) for t in behind],
+        )
+
+    def texts(self) -> list[Turn]:
+        """The turns whose embeddings the folds consume, in the order they consume them."""
+        return [*self.forward, *(t for _, prefix in self.replays for t in prefix)]
+
+
+def _read_missing_turns(plans: list[_FoldPlan]) -> None:
+    """Fill in the turns the batch did not carry (gaps before a turn, prefixes to replay): one query."""
+    wanted = Q()
+    any_missing = False
+    for plan in plans:
+        conversation_id = plan.row.conversation_id
+        if plan.forward_gaps is not None:
+            low, high = plan.forward_gaps
+            wanted |= Q(conversation_id=conversation_id, index__gte=low, index__lte=high)
+            any_missing = True
+        if plan.replays:
+            high = max(t.index for t, _ in plan.replays)
+            wanted |= Q(conversation_id=conversation_id, index__lte=high)
+            any_missing = True
+    if not any_missing:
+        return
+    stored: dict[int, list[Turn]] = {}
+    for turn in (
+        Turn.objects.filter(wanted)
+        .order_by("conversation_id", "index")
+        .only("conversation_id", "index", "speaker", "text", "ts")
+    ):
+        stored.setdefault(turn.conversation_id, []).append(turn)
+    for plan in plans:
+        turns = stored.get(plan.row.conversation_id, [])
+        by_index = {t.index: t for t in turns}
+        if plan.forward_gaps is not None:
+            low, high = plan.forward_gaps
+            # The batch's own objects where it has them, so their pks match the results asked for.
+            batch = {t.index: t for t in plan.forward}
+            plan.forward = [batch.get(i) or by_index[i] for i in range(low, high + 1)]
+            plan.forward_gaps = None
+        plan.replays = [(t, [by_index[i] for i in range(t.index)] + [t]) for t, _ in plan.replays]
 
 
 @dataclass
 class _Folded:
-    """The encoder after folding up to a turn, with what the last prediction saw."""
+    """What the prediction after a turn saw."""
 
-    encoder: StateEncoder
     prediction: Prediction
     static: np.ndarray
     full_state: np.ndarray
@@ -343,8 +460,8 @@ def stand_in_scorer(*, reason: str) -> TurnScorer:
     )
 
 
-def _score_or_stand_in(scorer: TurnScorer, turn: Turn) -> tuple[TurnScorer, ScoreResult]:
-    """`scorer`'s result for `turn`, or, when its embedding backend fails after the client's retries (or
+def _score_or_stand_in(scorer: TurnScorer, turns: Sequence[Turn]) -> tuple[TurnScorer, list[ScoreResult]]:
+    """`scorer`'s results for `turns`, or, when its embedding backend fails after the client's retries (or
     failed within the cool-down), a stand-in's, with details["fallback"] saying why and instead of what."""
     backend = getattr(scorer, "embedder", None)
     name = backend.name if backend is not None else ""
@@ -353,14 +470,13 @@ def _score_or_stand_in(scorer: TurnScorer, turn: Turn) -> tuple[TurnScorer, Scor
         reason = f"{reason} (not asked again for {settings.SALESRL_EMBEDDING_COOLDOWN_S}s after failing)"
     else:
         try:
-            return scorer, scorer.score(turn)
+            return scorer, scorer.score_many(turns)
         except EmbeddingUnavailable as exc:
             reason = str(exc)
             if exc.transient:
                 _backend_down[name] = (time.monotonic() + settings.SALESRL_EMBEDDING_COOLDOWN_S, reason)
-            logger.warning("turn %s: %s; scoring with a stand-in", turn.pk, reason)
+            logger.warning("turn(s) %s: %s; scoring with a stand-in", [t.pk for t in turns], reason)
     stand_in = stand_in_scorer(reason=reason)
-    result = stand_in.score(turn)
     stand_in_embedder = getattr(stand_in, "embedder", None)
     fallback = {
         "reason": reason,
@@ -368,7 +484,8 @@ def _score_or_stand_in(scorer: TurnScorer, turn: Turn) -> tuple[TurnScorer, Scor
         "from": name,
         "instead_of": scorer.version,
     }
-    return stand_in, replace(result, details={**result.details, "fallback": fallback})
+    results = stand_in.score_many(turns)
+    return stand_in, [replace(r, details={**r.details, "fallback": fallback}) for r in results]
 
 
 def _answers_for(version: str) -> Q:
@@ -402,111 +519,191 @@ def score_payload(score: Score) -> dict[str, Any]:
 
 
 def score_turn(*, turn: Turn, scorer: TurnScorer | None = None) -> Score:
-    """Score one turn with the active scorer, store it and push it to the turn's watchers.
+    """score_turns for one turn."""
+    return score_turns(turns=[turn], scorer=scorer)[0]
 
-    Idempotent per (turn, scorer version): a repeated call returns the stored score and pushes it
-    again, so a redelivered task still reaches a page that missed the first push. A model score is
-    stored with its confidence pending: estimate_confidence is the second step (score_live_turn).
-    When the scorer's remote embedding backend is down the turn is scored by a stand-in
-    (stand_in_scorer), which then answers for the scorer's version on this turn: it is not scored again
-    when the backend is back.
+
+def score_turns(*, turns: Sequence[Turn], scorer: TurnScorer | None = None) -> list[Score]:
+    """Score turns with the active scorer, store the scores and push them to the turns' watchers.
+
+    The turns (loaded with their conversation) may belong to several conversations. Idempotent per
+    (turn, scorer version): a turn scored before gets its stored score, pushed again, so a redelivered
+    task still reaches a page that missed the first push. A model score is stored with its confidence
+    pending: estimate_confidences is the second step (score_live_turns). When the scorer's remote
+    embedding backend is down the turns are scored by a stand-in (stand_in_scorer), which then answers
+    for the scorer's version on them: they are not scored again when the backend is back.
+
+    score_stored is sent for the last of each conversation's turns only: the others have been overtaken
+    by a later turn already, and what follows a score (guidance) is about the conversation's latest turn.
     """
     scorer = scorer or active_scorer()
-    existing = Score.objects.filter(_answers_for(scorer.version), turn=turn).first()
-    if existing is None:
-        scorer, result = _score_or_stand_in(scorer, turn)
+    stored: dict[int, Score] = {}
+    for score in Score.objects.filter(
+        _answers_for(scorer.version), turn_id__in=[t.pk for t in turns]
+    ).order_by("pk"):
+        stored.setdefault(score.turn_id, score)
+    todo = [turn for turn in turns if turn.pk not in stored]
+    if todo:
+        used, results = _score_or_stand_in(scorer, todo)
         now = timezone.now()
-        existing = create_or_get_raced(
-            Score,
-            unique={"turn": turn, "model_version": scorer.version},
-            conversation_id=turn.conversation_id,
-            probability=result.probability,
-            confidence=result.confidence,
-            details=result.details,
-            scored_at=now,
-            latency_ms=(now - turn.created_at).total_seconds() * 1000,
-            state_vector=result.state_vector,
+        stored.update(
+            _store_scores(
+                [
+                    Score(
+                        turn=turn,
+                        model_version=used.version,
+                        conversation_id=turn.conversation_id,
+                        probability=result.probability,
+                        confidence=result.confidence,
+                        details=result.details,
+                        scored_at=now,
+                        latency_ms=(now - turn.created_at).total_seconds() * 1000,
+                        state_vector=result.state_vector,
+                    )
+                    for turn, result in zip(todo, results, strict=True)
+                ]
+            )
         )
-    # Related rows the pushes and the confidence step read: already loaded with the turn.
-    existing.turn = turn
-    existing.conversation = turn.conversation
-    push_score(existing, turn=turn, kind="score")
-    score_stored.send(sender=Score, score=existing, turn=turn)
-    return existing
+    scores = []
+    for turn in turns:
+        score = stored[turn.pk]
+        # Related rows the pushes and the confidence step read: already loaded with the turn.
+        score.turn, score.conversation = turn, turn.conversation
+        scores.append(score)
+    push_scores(scores, kind="score")
+    latest: dict[int, Score] = {}  # each conversation's newest turn, conversations in the order given
+    for score in scores:
+        newest = latest.get(score.conversation_id)
+        if newest is None or score.turn.index > newest.turn.index:
+            latest[score.conversation_id] = score
+    for score in latest.values():
+        score_stored.send(sender=Score, score=score, turn=score.turn)
+    return scores
+
+
+def _store_scores(scores: list[Score]) -> dict[int, Score]:
+    """{turn id: stored score}: one INSERT; when another task stored some of them meanwhile (the unique
+    turn + version), theirs are kept and returned instead."""
+    try:
+        with transaction.atomic():
+            Score.objects.bulk_create(scores)
+    except IntegrityError:
+        kept = {}
+        for score in scores:
+            fields = {
+                f.attname: getattr(score, f.attname) for f in Score._meta.concrete_fields if not f.primary_key
+            }
+            fields.pop("turn_id"), fields.pop("model_version")
+            kept[score.turn_id] = create_or_get_raced(
+                Score, unique={"turn_id": score.turn_id, "model_version": score.model_version}, **fields
+            )
+        return kept
+    return {score.turn_id: score for score in scores}
 
 
 def score_live_turn(*, turn: Turn) -> Score:
-    """What the worker does for a new turn: score it and push the probability, then estimate and push
-    its confidence (estimate_confidence), in that order and in the same task.
+    """score_live_turns for one turn."""
+    return score_live_turns(turns=[turn])[0]
 
-    The probability is out before the neighbour search starts, so it never waits for the confidence.
-    One task rather than two spares a broker round trip and reloading the score, its turn and model.
-    A confidence step that fails is left to the sweep (requeue_unscored), which finds the score still
-    pending one.
+
+def score_live_turns(*, turns: Sequence[Turn]) -> list[Score]:
+    """What the worker does for new turns: score them and push the probabilities, then estimate and push
+    their confidence (estimate_confidences), in that order and in the same task.
+
+    The probabilities are out before the neighbour search starts, so they never wait for the
+    confidence. One task rather than two spares a broker round trip and reloading the scores, their
+    turns and model. A confidence step that fails is left to the sweep (requeue_unscored), which finds
+    the scores still pending one.
     """
-    score = score_turn(turn=turn)
-    if score.confidence is None and score.state_vector is not None:
-        score = estimate_confidence(score)
-    return score
+    scores = score_turns(turns=turns)
+    pending = [s for s in scores if s.confidence is None and s.state_vector is not None]
+    if pending:
+        estimate_confidences(pending)
+    return scores
 
 
 def estimate_confidence(score: Score) -> Score:
-    """Add the confidence to a model score (neighbour search in pgvector, novelty, the combiner), store
-    it and push it as a "confidence" update. Idempotent: a score that has one is pushed again as is."""
-    conversation, turn = score.conversation, score.turn
-    if score.confidence is None:
-        model_row = ScoringModel.objects.filter(version=score.model_version).first()
-        if model_row is None or score.state_vector is None:
-            return score
+    """estimate_confidences for one score."""
+    return estimate_confidences([score])[0]
+
+
+def estimate_confidences(scores: Sequence[Score]) -> list[Score]:
+    """Add the confidence to model scores (neighbour search in pgvector, novelty, the combiner), store it
+    and push it as a "confidence" update. Idempotent: a score that has one is pushed again as is.
+
+    The scores (loaded with their turn and conversation) are estimated together: one neighbour query,
+    one read of their conversations' texts, one combiner call and one UPDATE per model version.
+    """
+    todo: dict[str, list[Score]] = {}
+    for score in scores:
+        if score.confidence is None and score.state_vector is not None:
+            todo.setdefault(score.model_version, []).append(score)
+    for version, group in todo.items():
+        model_row = ScoringModel.objects.filter(version=version).first()
+        if model_row is None:
+            continue
         # A stand-in's score is the local model's: load it with the embedder it was trained on.
-        policy = load_policy(model_row, embedder_for_model(model_row))
-        confidence = policy.confidence
-        if confidence is None:
-            return score
-        vector = vector_list(score.state_vector)
-        bucket = int(position_bucket(turn.index))
-        neighbours = TrainingState.objects.nearest(
-            model_id=model_row.pk, bucket=bucket, vector=vector, k=NEIGHBOURS
-        )
-        distances = np.full((1, NEIGHBOURS), np.nan)
-        labels = np.full((1, NEIGHBOURS), np.nan)
-        for j, (distance, converted) in enumerate(neighbours):
-            distances[0, j], labels[0, j] = distance, float(converted)
-        texts = list(
-            Turn.objects.filter(conversation_id=conversation.pk, index__lte=turn.index)
-            .order_by("index")
-            .values_list("text", flat=True)
-        )
-        unknown_industry = confidence.unknown_industry(conversation.industry)
-        details = score.details
-        estimates = confidence.estimate(
-            p_raw=[details["raw_probability"]],
-            head_probs=np.asarray([details["head_probabilities"]]),
-            turn_index=[turn.index],
-            subspace_distance=[details["subspace_distance"]],
-            neighbour_distances=distances,
-            neighbour_labels=labels,
-            unseen_words=[unseen_word_rates(texts, confidence.vocabulary)[-1]],
-            unknown_industry=bool(unknown_industry),
-        )
-        row = estimates.row(reasons=confidence.reasons(estimates, unknown_industry=unknown_industry))
-        row["neighbours_found"] = len(neighbours)
-        # Only this step changes a score after it is stored, so its details are as read; the condition
-        # keeps the first of two concurrent runs (a redelivery racing the sweep), which then both push it.
-        completed = {
-            **{k: v for k, v in details.items() if k != "confidence_pending"},
+        confidence = load_policy(model_row, embedder_for_model(model_row)).confidence
+        if confidence is not None:
+            _estimate_group(group, model_row, confidence)
+    push_scores(scores, kind="confidence")
+    return list(scores)
+
+
+def _estimate_group(scores: list[Score], model_row: ScoringModel, confidence: ConfidenceModel) -> None:
+    neighbours = TrainingState.objects.nearest_many(
+        model_id=model_row.pk,
+        queries=[
+            (int(position_bucket(score.turn.index)), vector_list(score.state_vector)) for score in scores
+        ],
+        k=NEIGHBOURS,
+    )
+    distances = np.full((len(scores), NEIGHBOURS), np.nan)
+    labels = np.full((len(scores), NEIGHBOURS), np.nan)
+    for i, found in enumerate(neighbours):
+        for j, (distance, converted) in enumerate(found):
+            distances[i, j], labels[i, j] = distance, float(converted)
+    # The share of unseen words after each turn, from one read of the conversations' texts so far.
+    last_index: dict[int, int] = {}
+    for score in scores:
+        last_index[score.conversation_id] = max(last_index.get(score.conversation_id, 0), score.turn.index)
+    texts: dict[int, list[str]] = {}
+    upto = Q()
+    for conversation_id, index in last_index.items():
+        upto |= Q(conversation_id=conversation_id, index__lte=index)
+    for conversation_id, text in (
+        Turn.objects.filter(upto).order_by("conversation_id", "index").values_list("conversation_id", "text")
+    ):
+        texts.setdefault(conversation_id, []).append(text)
+    rates = {c: unseen_word_rates(t, confidence.vocabulary) for c, t in texts.items()}
+    unknown = [confidence.unknown_industry(score.conversation.industry) for score in scores]
+    details = [score.details for score in scores]
+    estimates = confidence.estimate(
+        p_raw=[d["raw_probability"] for d in details],
+        head_probs=np.asarray([d["head_probabilities"] for d in details]),
+        turn_index=[score.turn.index for score in scores],
+        subspace_distance=[d["subspace_distance"] for d in details],
+        neighbour_distances=distances,
+        neighbour_labels=labels,
+        unseen_words=[rates[score.conversation_id][score.turn.index] for score in scores],
+        unknown_industry=[bool(u) for u in unknown],
+    )
+    for i, score in enumerate(scores):
+        row = estimates.row(i, reasons=confidence.reasons(estimates, i, unknown_industry=unknown[i]))
+        row["neighbours_found"] = len(neighbours[i])
+        score.confidence = row["confidence"]
+        score.details = {
+            **{k: v for k, v in score.details.items() if k != "confidence_pending"},
             "confidence": row,
         }
-        stored = Score.objects.filter(pk=score.pk, confidence__isnull=True).update(
-            confidence=row["confidence"], details=completed
-        )
-        if stored:
-            score.confidence, score.details = row["confidence"], completed
-        else:
-            score = Score.objects.get(pk=score.pk)
-            score.turn, score.conversation = turn, conversation
-    push_score(score, turn=turn, kind="confidence")
-    return score
+    # Only this step changes a score after it is stored, so their details are as read; the condition
+    # keeps the first of two concurrent runs (a redelivery racing the sweep), whose values are then read
+    # back so that both push the same.
+    stored = Score.objects.filter(confidence__isnull=True).bulk_update(scores, ["confidence", "details"])
+    if stored < len(scores):
+        current = Score.objects.in_bulk([score.pk for score in scores])
+        for score in scores:
+            score.confidence, score.details = current[score.pk].confidence, current[score.pk].details
 
 
 @dataclass(frozen=True)
@@ -600,24 +797,26 @@ def score_history(
                 "turn_id", flat=True
             )
         )
-        new = 0
-        for turn in Turn.objects.filter(conversation=conversation).order_by("index"):
-            if turn.pk in done:
-                continue
+        todo = [
+            t for t in Turn.objects.filter(conversation=conversation).order_by("index") if t.pk not in done
+        ]
+        for turn in todo:
             turn.conversation = conversation
-            result = scorer.score(turn)
-            _, created = Score.objects.get_or_create(
+        # The whole conversation in one call: one encoder row, one embedding lookup.
+        built = [
+            Score(
                 turn=turn,
                 model_version=scorer.version,
-                defaults={
-                    "conversation_id": conversation.pk,
-                    "probability": result.probability,
-                    "confidence": result.confidence,
-                    "details": {k: v for k, v in result.details.items() if k != "confidence_pending"},
-                    "state_vector": result.state_vector,
-                },
+                conversation_id=conversation.pk,
+                probability=result.probability,
+                confidence=result.confidence,
+                details={k: v for k, v in result.details.items() if k != "confidence_pending"},
+                state_vector=result.state_vector,
             )
-            new += created
+            for turn, result in zip(todo, scorer.score_many(todo) if todo else [], strict=True)
+        ]
+        kept = _store_scores(built) if built else {}
+        new = sum(kept[score.turn_id] is score for score in built)
         if new:
             stored += new
             touched.append(conversation.pk)
@@ -628,19 +827,24 @@ def score_history(
     return stored
 
 
-def push_score(score: Score, *, turn: Turn, kind: str) -> None:
-    """Push a stored score to the turn's watchers as a "score" (step one) or "confidence" (step two)."""
-    conversation = turn.conversation
-    realtime.broadcast(
-        conversation_id=conversation.pk,
-        team_id=conversation.team_id,
-        rep_id=conversation.rep_id,
-        payload={
-            "type": kind,
-            "conversation_id": conversation.pk,
-            "turn_index": turn.index,
-            "score": score_payload(score),
-        },
+def push_scores(scores: Sequence[Score], *, kind: str) -> None:
+    """Push stored scores (loaded with their turn and conversation) to their turns' watchers, as "score"
+    (step one) or "confidence" (step two) updates, in one hop."""
+    realtime.broadcast_many(
+        [
+            realtime.Event(
+                conversation_id=score.conversation.pk,
+                team_id=score.conversation.team_id,
+                rep_id=score.conversation.rep_id,
+                payload={
+                    "type": kind,
+                    "conversation_id": score.conversation.pk,
+                    "turn_index": score.turn.index,
+                    "score": score_payload(score),
+                },
+            )
+            for score in scores
+        ]
     )
 
 

@@ -35,6 +35,15 @@ def score_turn_task(turn_id: int) -> None:
     services.score_live_turn(turn=turn)
 
 
+# A batch of turns (the batch API): the same work as score_turn for each, shared per batch.
+@shared_task(name="scoring.score_turns", ignore_result=True, acks_late=True, **DATABASE_RETRY)
+def score_turns_task(turn_ids: list[int]) -> None:
+    # Turns of conversations deleted before the worker got to them are simply absent.
+    turns = list(Turn.objects.select_related("conversation").filter(pk__in=turn_ids).order_by("pk"))
+    if turns:
+        services.score_live_turns(turns=turns)
+
+
 # The confidence step on its own: for scores the sweep finds still pending one.
 @shared_task(name="scoring.estimate_confidence", ignore_result=True, acks_late=True, **DATABASE_RETRY)
 def estimate_confidence_task(score_id: int) -> None:

@@ -63,7 +63,7 @@ def test_guidance_follows_the_score_with_acts_nudges_and_a_similar_won_conversat
     pushed: list[dict] = []
     monkeypatch.setattr(services.realtime, "broadcast", lambda **kwargs: pushed.append(kwargs["payload"]))
     monkeypatch.setattr(
-        scoring_services.realtime, "broadcast", lambda **kwargs: pushed.append(kwargs["payload"])
+        scoring_services.realtime, "broadcast_many", lambda events: pushed.extend(e.payload for e in events)
     )
 
     won = make_conversation(team=org.team, rep=org.rep, external_id="won-before")

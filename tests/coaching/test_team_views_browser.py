@@ -22,7 +22,7 @@ from coaching.summaries import refresh_summary
 from conversations import services as conversation_services
 from conversations.models import Conversation, ConversationStatus, Turn
 from scoring.models import Score
-from scoring.services import push_score
+from scoring.services import push_scores
 from tests.coaching.team_data import MODEL, make_scored
 from tests.processes import ARTIFACTS, web_server
 
@@ -366,7 +366,8 @@ def test_the_live_wall_re_sorts_when_a_pushed_score_shows_a_conversation_falling
         score = Score.objects.create(
             conversation=rising, turn=turn, model_version=MODEL, probability=0.35, confidence=0.4
         )
-        off_the_loop(push_score, score, turn=turn, kind="score")
+        score.turn, score.conversation = turn, rising
+        off_the_loop(push_scores, [score], kind="score")
         dropped = [rising.pk, *first[:3]]
         expect(page.locator("#wall")).to_have_attribute("data-order", ",".join(map(str, dropped)))
         row = page.locator(f'#wall tr[data-conversation="{rising.pk}"]')

@@ -54,4 +54,26 @@ def test_a_push_that_redis_does_not_take_in_time_is_logged_not_raised(monkeypatc
     with caplog.at_level(logging.ERROR, logger="conversations.realtime"):
         _push(3)
     assert time.monotonic() - started < 2
-    assert f"websocket push failed for conversation {CONVERSATION_ID}" in caplog.text
+    assert f"websocket push failed for conversation(s) {CONVERSATION_ID}" in caplog.text
+
+
+def test_a_batch_of_events_arrives_in_order_at_every_group():
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    groups = [realtime.conversation_group(CONVERSATION_ID), realtime.team_group(77), realtime.user_group(78)]
+    for group in groups:
+        async_to_sync(layer.group_add)(group, channel)
+    realtime.broadcast_many(
+        [
+            realtime.Event(conversation_id=CONVERSATION_ID, team_id=77, rep_id=78, payload={"n": n})
+            for n in range(3)
+        ]
+    )
+
+    async def receive(count: int) -> list[int]:
+        return [(await layer.receive(channel))["payload"]["n"] for _ in range(count)]
+
+    # Each event reaches the conversation's, the team's and the rep's group before the next one goes.
+    assert async_to_sync(receive)(9) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    for group in groups:
+        async_to_sync(layer.group_discard)(group, channel)

@@ -14,7 +14,7 @@ from django.test import Client
 
 from conversations import services
 from conversations.models import Turn
-from conversations.signals import turn_appended
+from conversations.signals import turns_appended
 from tests.factories import make_conversation
 from tests.processes import extra_child_env, free_port, web_server
 
@@ -70,15 +70,15 @@ def test_an_append_that_fails_half_way_stores_nothing_and_schedules_nothing(
 ):
     conversation = make_conversation(team=org.team, rep=org.rep)
 
-    def connection_lost(sender, turn, **kwargs):  # after the INSERT, before the commit
+    def connection_lost(sender, turns, **kwargs):  # after the INSERT, before the commit
         raise OperationalError("server closed the connection unexpectedly")
 
-    turn_appended.connect(connection_lost, dispatch_uid="test-connection-lost")
+    turns_appended.connect(connection_lost, dispatch_uid="test-connection-lost")
     try:
         with django_capture_on_commit_callbacks() as callbacks, pytest.raises(OperationalError):
             services.append_turn(conversation=conversation, speaker="rep", text="Hello")
     finally:
-        turn_appended.disconnect(dispatch_uid="test-connection-lost")
+        turns_appended.disconnect(dispatch_uid="test-connection-lost")
 
     assert not Turn.objects.filter(conversation=conversation).exists()
     assert callbacks == []  # no push, no scoring for a turn that does not exist
@@ -88,12 +88,12 @@ def test_an_append_that_fails_half_way_stores_nothing_and_schedules_nothing(
 def test_the_api_answers_503_for_a_database_error_in_the_middle_of_a_write(org):
     conversation = make_conversation(team=org.team, rep=org.rep)
 
-    def connection_lost(sender, turn, **kwargs):
+    def connection_lost(sender, turns, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     client = Client()
     client.force_login(org.rep)
-    turn_appended.connect(connection_lost, dispatch_uid="test-connection-lost")
+    turns_appended.connect(connection_lost, dispatch_uid="test-connection-lost")
     try:
         response = client.post(
             f"/api/v1/conversations/{conversation.pk}/turns/",
@@ -101,7 +101,7 @@ def test_the_api_answers_503_for_a_database_error_in_the_middle_of_a_write(org):
             content_type="application/json",
         )
     finally:
-        turn_appended.disconnect(dispatch_uid="test-connection-lost")
+        turns_appended.disconnect(dispatch_uid="test-connection-lost")
 
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["error"]["code"] == "database_unavailable"

@@ -176,8 +176,8 @@ def test_the_probability_is_pushed_first_and_the_confidence_follows(trained, org
     # Only scoring's own updates: guidance (coaching) follows the score on the same channel, tested there.
     monkeypatch.setattr(
         services.realtime,
-        "broadcast",
-        lambda **kwargs: kwargs["payload"]["type"] != "guidance" and pushed.append(kwargs["payload"]),
+        "broadcast_many",
+        lambda events: pushed.extend(e.payload for e in events if e.payload["type"] != "guidance"),
     )
     conversation = make_conversation(team=org.team, rep=org.rep, industry="Aerospace")
     turn, _ = conversation_services.append_turn(
@@ -211,3 +211,52 @@ def test_the_probability_is_pushed_first_and_the_confidence_follows(trained, org
     tasks.score_turn_task(second.pk)
     assert [p["type"] for p in pushed] == ["score", "confidence"]
     assert pushed[0]["score"]["confidence"] is None and pushed[1]["score"]["confidence"] is not None
+
+
+def test_a_batch_of_turns_is_scored_exactly_as_one_turn_at_a_time(trained, org, monkeypatch):
+    """The batch path (the batch API's tasks) folds, predicts, calibrates and estimates confidence as
+    the one-turn path does, whatever the batch holds: several conversations, a gap before a turn (its
+    predecessor still unscored), a turn already scored (redelivered) and one already folded in."""
+    trained.activate()
+    advised: list[int] = []
+    monkeypatch.setattr(services.score_stored, "send", lambda sender, score, turn: advised.append(turn.index))
+    texts = [
+        ("rep", "Hi Dana, thanks for making time. What prompted you to look at new CRM options?"),
+        ("customer", "Our reps waste hours on manual reporting and the forecast is always late."),
+        ("rep", "Teams like yours cut reporting time by about 70 percent with our dashboards."),
+        ("customer", "That sounds good, but the price worries me. What does it cost for 40 seats?"),
+        ("rep", "For 40 seats it is 2,400 a month; shall we book a pilot for next week?"),
+        ("customer", "Let me check with my CFO and get back to you on Friday."),
+    ]
+
+    def play():
+        conversation = make_conversation(team=org.team, rep=org.rep, industry="SaaS")
+        for speaker, text in texts:
+            conversation_services.append_turn(conversation=conversation, speaker=speaker, text=text)
+        return list(conversation.turns.select_related("conversation").order_by("index"))
+
+    one_by_one, batched, other = play(), play(), play()
+    singles = [services.score_live_turn(turn=turn) for turn in one_by_one]
+    assert advised == [0, 1, 2, 3, 4, 5]
+
+    advised.clear()
+    services.score_live_turn(turn=batched[0])
+    # Turn 1 is not in the batch (its task is still on its way): folded in first, not scored.
+    first = services.score_live_turns(turns=[batched[2], other[0], batched[3], batched[0], other[1]])
+    assert [s.turn.index for s in first] == [2, 0, 3, 0, 1]
+    assert not Score.objects.filter(turn=batched[1]).exists()
+    # Guidance is asked for the newest turn of each conversation only: the rest are overtaken.
+    assert advised == [0, 3, 1]
+    # Turn 1 arrives last: already folded in, so its prefix is replayed without touching the state.
+    tasks.score_turns_task([batched[1].pk, batched[4].pk, batched[5].pk, other[2].pk])
+    assert ConversationState.objects.get(conversation=batched[0].conversation).turns_seen == 6
+
+    stored = {s.turn_id: s for s in Score.objects.filter(conversation=batched[0].conversation)}
+    for single, turn in zip(singles, batched, strict=True):
+        score = stored[turn.pk]
+        assert score.probability == pytest.approx(single.probability, abs=1e-6), turn.index
+        assert score.confidence == pytest.approx(single.confidence, abs=1e-6), turn.index
+        assert score.details["confidence"]["reasons"] == single.details["confidence"]["reasons"]
+        assert score.details.get("moved") == single.details.get("moved"), turn.index
+        assert "confidence_pending" not in score.details
+    assert Score.objects.filter(conversation=other[0].conversation).count() == 3

@@ -10,11 +10,11 @@ class CoachingConfig(AppConfig):
     def ready(self) -> None:
         from conversations.serializers import register_turn_extra
         from conversations.signals import conversation_closed, conversations_imported
-        from scoring.signals import history_scored, score_stored
+        from scoring.signals import history_scored, scores_stored
 
         from . import receivers, services
 
-        score_stored.connect(receivers.schedule_guidance, dispatch_uid="coaching.schedule_guidance")
+        scores_stored.connect(receivers.schedule_guidance, dispatch_uid="coaching.schedule_guidance")
         conversation_closed.connect(receivers.schedule_summary, dispatch_uid="coaching.schedule_summary")
         conversations_imported.connect(
             receivers.schedule_summaries, dispatch_uid="coaching.schedule_summaries"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -20,11 +21,16 @@ logger = logging.getLogger(__name__)
 SUMMARY_BATCH = 100  # conversations per summary task after an import
 
 
-def schedule_guidance(sender: type, score: Score, **kwargs: Any) -> None:
-    from .tasks import advise_task
+def schedule_guidance(sender: type, scores: Sequence[Score], **kwargs: Any) -> None:
+    from .tasks import advise_many_task, advise_task
 
-    # enqueue: a broker outage is logged, not raised into the request or task that stored the score.
-    transaction.on_commit(partial(enqueue, advise_task, score.pk))
+    # enqueue: a broker outage is logged, not raised into the request or task that stored the scores.
+    # A batch's scores share one task: under load most are stale by the time it runs (a later turn
+    # came), and one task spares a broker round trip and a task start for each.
+    if len(scores) == 1:
+        transaction.on_commit(partial(enqueue, advise_task, scores[0].pk))
+    elif scores:
+        transaction.on_commit(partial(enqueue, advise_many_task, [score.pk for score in scores]))
 
 
 def _request_summaries(conversation_ids: list[int]) -> None:

@@ -27,6 +27,14 @@ def advise_task(score_id: int) -> None:
     receivers.request_live_summary(score.conversation)
 
 
+# Guidance after a batch of scores (one per conversation): each as advise_task would.
+@shared_task(name="coaching.advise_many", ignore_result=True, acks_late=True, **DATABASE_RETRY)
+def advise_many_task(score_ids: list[int]) -> None:
+    for score in Score.objects.select_related("conversation", "turn").filter(pk__in=score_ids).order_by("pk"):
+        services.advise(score)
+        receivers.request_live_summary(score.conversation)
+
+
 # A summary is recomputed from scratch, so running it twice is harmless; one refreshed since the request
 # (by the live path, `refresh_summaries`, or an earlier task) already answers it and is skipped.
 @shared_task(name="coaching.summarise", ignore_result=True, acks_late=True, **DATABASE_RETRY)

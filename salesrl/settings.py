@@ -367,6 +367,9 @@ if SALESRL_EMBEDDER not in {"local", "openai", "azure"}:
 # The neighbour search behind each live confidence: HNSW candidate list size (higher: better recall,
 # slower). benchmarks/neighbour_search.py measures the trade-off.
 SALESRL_HNSW_EF_SEARCH = envint("SALESRL_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+# The live neighbour search is exact for buckets of at most this many training states (a few ms; a
+# filtered HNSW scan is slower there and misses neighbours), HNSW above (scoring.models.nearest_many).
+SALESRL_NEIGHBOUR_EXACT_MAX = envint("SALESRL_NEIGHBOUR_EXACT_MAX", 50_000, minimum=0)
 # The openai/azure backends: seconds per request attempt, and retries after the first (exponential
 # back-off from 0.5 s, by the openai client). When they are used up the turn is scored by a stand-in (the
 # newest model trained on the local embedder, else the baseline), marked in the score's details, and the

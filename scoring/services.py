@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Turn
-from salesrl.db import create_or_get_raced
+from salesrl.db import create_or_get_raced, update_rows
 
 from .ml.attribution import Moved, what_moved
 from .ml.confidence import NEIGHBOURS, ConfidenceModel, NeighbourIndex, position_bucket, unseen_word_rates
@@ -38,7 +38,7 @@ from .ml.embeddings import (
 from .ml.inference import ArtifactError, PolicyModel, Prediction
 from .ml.state import StateEncoder, StateSpec
 from .models import ConversationState, EmbeddingCache, Score, ScoringModel, TrainingState
-from .signals import history_scored, score_stored
+from .signals import history_scored, scores_stored
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +161,7 @@ class ModelScorer:
                 for replayed, prefix in plan.replays:
                     steps = self._fold(StateEncoder(self.model.spec), prefix, vectors)
                     folded[replayed.pk] = steps[-1]
-            if changed:
-                ConversationState.objects.bulk_update(changed, ["encoder", "turns_seen", "updated_at"])
+            update_rows(changed, ["encoder", "turns_seen", "updated_at"])
         return [self._result(folded[turn.pk], turn) for turn in turns]
 
     def _locked_states(self, conversation_ids: list[int]) -> dict[int, ConversationState]:
@@ -533,8 +532,8 @@ def score_turns(*, turns: Sequence[Turn], scorer: TurnScorer | None = None) -> l
     embedding backend is down the turns are scored by a stand-in (stand_in_scorer), which then answers
     for the scorer's version on them: they are not scored again when the backend is back.
 
-    score_stored is sent for the last of each conversation's turns only: the others have been overtaken
-    by a later turn already, and what follows a score (guidance) is about the conversation's latest turn.
+    scores_stored carries the last of each conversation's turns only: the others have been overtaken by a
+    later turn already, and what follows a score (guidance) is about the conversation's latest turn.
     """
     scorer = scorer or active_scorer()
     stored: dict[int, Score] = {}
@@ -576,8 +575,7 @@ def score_turns(*, turns: Sequence[Turn], scorer: TurnScorer | None = None) -> l
         newest = latest.get(score.conversation_id)
         if newest is None or score.turn.index > newest.turn.index:
             latest[score.conversation_id] = score
-    for score in latest.values():
-        score_stored.send(sender=Score, score=score, turn=score.turn)
+    scores_stored.send(sender=Score, scores=list(latest.values()))
     return scores
 
 
@@ -668,13 +666,14 @@ def _estimate_group(scores: list[Score], model_row: ScoringModel, confidence: Co
     for score in scores:
         last_index[score.conversation_id] = max(last_index.get(score.conversation_id, 0), score.turn.index)
     texts: dict[int, list[str]] = {}
-    upto = Q()
-    for conversation_id, index in last_index.items():
-        upto |= Q(conversation_id=conversation_id, index__lte=index)
-    for conversation_id, text in (
-        Turn.objects.filter(upto).order_by("conversation_id", "index").values_list("conversation_id", "text")
-    ):
-        texts.setdefault(conversation_id, []).append(text)
+    rows = (
+        Turn.objects.filter(conversation_id__in=last_index, index__lte=max(last_index.values()))
+        .order_by("conversation_id", "index")
+        .values_list("conversation_id", "index", "text")
+    )
+    for conversation_id, index, text in rows:
+        if index <= last_index[conversation_id]:
+            texts.setdefault(conversation_id, []).append(text)
     rates = {c: unseen_word_rates(t, confidence.vocabulary) for c, t in texts.items()}
     unknown = [confidence.unknown_industry(score.conversation.industry) for score in scores]
     details = [score.details for score in scores]
@@ -699,7 +698,7 @@ def _estimate_group(scores: list[Score], model_row: ScoringModel, confidence: Co
     # Only this step changes a score after it is stored, so their details are as read; the condition
     # keeps the first of two concurrent runs (a redelivery racing the sweep), whose values are then read
     # back so that both push the same.
-    stored = Score.objects.filter(confidence__isnull=True).bulk_update(scores, ["confidence", "details"])
+    stored = update_rows(scores, ["confidence", "details"], where_null="confidence")
     if stored < len(scores):
         current = Score.objects.in_bulk([score.pk for score in scores])
         for score in scores:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch", reason="training needs the train extra")
 
 
-from coaching import services
+from coaching import services, tasks
 from coaching.models import Guidance, GuidanceFeedback, GuidanceModel, TurnAct
 from conversations import services as conversation_services
 from scoring import services as scoring_services
@@ -104,6 +104,21 @@ def test_guidance_follows_the_score_with_acts_nudges_and_a_similar_won_conversat
     count = Guidance.objects.count()
     services.advise(scores[1])
     assert Guidance.objects.count() == count and pushed[-1]["guidance"]["id"] == card["id"]
+
+    # Two conversations' turns scored in one batch (the batch API): one task advises both.
+    pair = [make_conversation(team=org.team, rep=org.rep, external_id=f"batch-{n}") for n in range(2)]
+    batch = [
+        conversation_services.append_turn(conversation=c, speaker="customer", text=WON_TURNS[1][1])[0]
+        for c in pair
+    ]
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        batch_scores = scoring_services.score_turns(turns=batch)
+    (advice,) = [
+        c for c in pending if getattr(c, "args", (None,))[0] in (tasks.advise_task, tasks.advise_many_task)
+    ]
+    assert advice.args == (tasks.advise_many_task, [s.pk for s in batch_scores])
+    tasks.advise_many_task(*advice.args[1:])
+    assert Guidance.objects.filter(turn__in=batch).count() == 2
 
 
 def test_the_guidance_api_and_feedback_check_who_may_see_the_conversation(

@@ -219,7 +219,9 @@ def test_a_batch_of_turns_is_scored_exactly_as_one_turn_at_a_time(trained, org, 
     predecessor still unscored), a turn already scored (redelivered) and one already folded in."""
     trained.activate()
     advised: list[int] = []
-    monkeypatch.setattr(services.score_stored, "send", lambda sender, score, turn: advised.append(turn.index))
+    monkeypatch.setattr(
+        services.scores_stored, "send", lambda sender, scores: advised.extend(s.turn.index for s in scores)
+    )
     texts = [
         ("rep", "Hi Dana, thanks for making time. What prompted you to look at new CRM options?"),
         ("customer", "Our reps waste hours on manual reporting and the forecast is always late."),

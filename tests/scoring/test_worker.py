@@ -85,9 +85,9 @@ def test_the_health_endpoint_sees_database_redis_and_worker(client, org):
 
 def test_scores_are_sent_ahead_of_the_other_tasks(monkeypatch):
     """With Redis, workers read priority 0 first: a turn's score never waits behind guidance or summaries."""
-    from coaching.tasks import advise_task, summarise_task
+    from coaching.tasks import advise_many_task, advise_task, summarise_task
     from salesrl.celery import app
-    from scoring.tasks import score_turn_task, sweep_unscored_task
+    from scoring.tasks import score_turn_task, score_turns_task, sweep_unscored_task
 
     sent: list[tuple[str, int]] = []
     monkeypatch.setitem(app.conf, "task_always_eager", False)
@@ -98,14 +98,18 @@ def test_scores_are_sent_ahead_of_the_other_tasks(monkeypatch):
     )
     for task, args in (
         (score_turn_task, (1,)),
+        (score_turns_task, ([1, 2],)),
         (advise_task, (1,)),
+        (advise_many_task, ([1, 2],)),
         (summarise_task, ([1],)),
         (sweep_unscored_task, ()),
     ):
         task.apply_async(args)
     assert dict(sent) == {
         "scoring.score_turn": 0,
+        "scoring.score_turns": 0,
         "coaching.advise": 6,
+        "coaching.advise_many": 6,
         "coaching.summarise": 6,
         "scoring.sweep_unscored": 6,
     }

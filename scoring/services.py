@@ -548,16 +548,12 @@ def score_turns(*, turns: Sequence[Turn], scorer: TurnScorer | None = None) -> l
         stored.update(
             _store_scores(
                 [
-                    Score(
-                        turn=turn,
-                        model_version=used.version,
-                        conversation_id=turn.conversation_id,
-                        probability=result.probability,
-                        confidence=result.confidence,
-                        details=result.details,
+                    _new_score(
+                        turn,
+                        used.version,
+                        result,
                         scored_at=now,
                         latency_ms=(now - turn.created_at).total_seconds() * 1000,
-                        state_vector=result.state_vector,
                     )
                     for turn, result in zip(todo, results, strict=True)
                 ]
@@ -577,6 +573,18 @@ def score_turns(*, turns: Sequence[Turn], scorer: TurnScorer | None = None) -> l
             latest[score.conversation_id] = score
     scores_stored.send(sender=Score, scores=list(latest.values()))
     return scores
+
+
+def _new_score(turn: Turn, version: str, result: ScoreResult, **fields: Any) -> Score:
+    """An unsaved Score of `turn` by scorer `version` holding `result` (`fields` add or override)."""
+    values: dict[str, Any] = {
+        "probability": result.probability,
+        "confidence": result.confidence,
+        "details": result.details,
+        "state_vector": result.state_vector,
+        **fields,
+    }
+    return Score(turn=turn, model_version=version, conversation_id=turn.conversation_id, **values)
 
 
 def _store_scores(scores: list[Score]) -> dict[int, Score]:
@@ -803,14 +811,12 @@ def score_history(
             turn.conversation = conversation
         # The whole conversation in one call: one encoder row, one embedding lookup.
         built = [
-            Score(
-                turn=turn,
-                model_version=scorer.version,
-                conversation_id=conversation.pk,
-                probability=result.probability,
-                confidence=result.confidence,
+            # History is not live: no confidence step follows, so none is pending.
+            _new_score(
+                turn,
+                scorer.version,
+                result,
                 details={k: v for k, v in result.details.items() if k != "confidence_pending"},
-                state_vector=result.state_vector,
             )
             for turn, result in zip(todo, scorer.score_many(todo) if todo else [], strict=True)
         ]

@@ -17,11 +17,18 @@ def create_or_get_raced(model: type[M], *, unique: dict[str, Any], **fields: Any
     One INSERT in the usual case, where get_or_create would first look again. Any other integrity
     error (no row under `unique` after all) is raised.
     """
+    return save_or_get_raced(model(**unique, **fields), unique=unique)
+
+
+def save_or_get_raced(obj: M, *, unique: dict[str, Any]) -> M:
+    """create_or_get_raced for an unsaved instance: `obj` itself once inserted, else the row a
+    concurrent writer stored under `unique`."""
     try:
         with transaction.atomic():
-            return model._default_manager.create(**unique, **fields)
+            obj.save(force_insert=True)
+        return obj
     except IntegrityError:
-        existing = model._default_manager.filter(**unique).first()
+        existing = type(obj)._default_manager.filter(**unique).first()
         if existing is None:
             raise
         return existing

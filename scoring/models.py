@@ -172,7 +172,7 @@ class TrainingStateQuerySet(models.QuerySet["TrainingState"]):
             for i, (bucket, _) in enumerate(queries)
             if sizes.get(int(bucket), 0) <= settings.SALESRL_NEIGHBOUR_EXACT_MAX
         ]
-        indexed = [i for i in range(len(queries)) if i not in set(exact)]
+        indexed = sorted(set(range(len(queries))) - set(exact))
         found: list[list[tuple[float, bool]]] = [[] for _ in queries]
         with transaction.atomic(), connection.cursor() as cursor:
             if indexed:

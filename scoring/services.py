@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from conversations import realtime
 from conversations.models import Conversation, ConversationStatus, Turn
-from salesrl.db import create_or_get_raced, update_rows
+from salesrl.db import save_or_get_raced, update_rows
 
 from .ml.attribution import Moved, what_moved
 from .ml.confidence import NEIGHBOURS, ConfidenceModel, NeighbourIndex, position_bucket, unseen_word_rates
@@ -262,9 +262,10 @@ class _FoldPlan:
 
     row: ConversationState
     wanted: set[int]  # pks of the turns asked for
-    # Turns turns_seen..the last one asked for, in order: folded into the stored encoder. None marks a
-    # turn not in the batch, read from the database (_read_missing_turns).
+    # Turns turns_seen..the last one asked for, in order: folded into the stored encoder.
     forward: list[Turn]
+    # (turns_seen, last index asked for) when the batch lacks turns in between: _read_missing_turns
+    # fills `forward` from the database.
     forward_gaps: tuple[int, int] | None
     # (turn, its whole prefix) for turns already folded in: replayed from scratch. The prefix is read
     # from the database.
@@ -594,16 +595,12 @@ def _store_scores(scores: list[Score]) -> dict[int, Score]:
         with transaction.atomic():
             Score.objects.bulk_create(scores)
     except IntegrityError:
-        kept = {}
-        for score in scores:
-            fields = {
-                f.attname: getattr(score, f.attname) for f in Score._meta.concrete_fields if not f.primary_key
-            }
-            fields.pop("turn_id"), fields.pop("model_version")
-            kept[score.turn_id] = create_or_get_raced(
-                Score, unique={"turn_id": score.turn_id, "model_version": score.model_version}, **fields
+        return {
+            score.turn_id: save_or_get_raced(
+                score, unique={"turn_id": score.turn_id, "model_version": score.model_version}
             )
-        return kept
+            for score in scores
+        }
     return {score.turn_id: score for score in scores}
 
 
@@ -821,7 +818,7 @@ def score_history(
             for turn, result in zip(todo, scorer.score_many(todo) if todo else [], strict=True)
         ]
         kept = _store_scores(built) if built else {}
-        new = sum(kept[score.turn_id] is score for score in built)
+        new = sum(kept[score.turn_id] is score for score in built)  # not another task's meanwhile
         if new:
             stored += new
             touched.append(conversation.pk)
